@@ -1,0 +1,36 @@
+"""d2lmini: the helper package of the d2lmini chapter on recurrent neural networks.
+
+Each module holds one part of the chapter: ``data`` and ``vocab`` (text to
+indices), ``sequence`` (autoregressive forecasting), ``ngram`` (counting
+baselines), ``models`` (RNNs and language models), ``decoding`` (sampling),
+``training`` (Trainer, perplexity), ``plotting`` and ``widgets``.
+"""
+
+from d2lmini.data import (
+    TIME_MACHINE_SHA1,
+    TIME_MACHINE_URL,
+    DownloadError,
+    TimeMachine,
+    download,
+    partition_starts,
+    preprocess,
+    read_time_machine,
+    tokenize,
+)
+from d2lmini.decoding import sample
+from d2lmini.models import RNN, RNNLM, RNNLMScratch, RNNScratch, copy_scratch_weights
+from d2lmini.ngram import NGramLM
+from d2lmini.plotting import plot, use_png
+from d2lmini.sequence import k_step_ahead, lag_features
+from d2lmini.training import Trainer, perplexity, set_seed, try_gpu
+from d2lmini.vocab import Vocab
+from d2lmini.widgets import explore
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "TIME_MACHINE_SHA1", "TIME_MACHINE_URL", "DownloadError", "NGramLM", "RNN", "RNNLM", "RNNLMScratch",
+    "RNNScratch", "TimeMachine", "Trainer", "Vocab", "copy_scratch_weights", "download", "explore",
+    "k_step_ahead", "lag_features", "partition_starts", "perplexity", "plot", "preprocess",
+    "read_time_machine", "sample", "set_seed", "tokenize", "try_gpu", "use_png",
+]

@@ -1,0 +1,51 @@
+"""Turning a language model's logits into text: greedy decoding and sampling."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def check_temperature(temperature: float) -> float:
+    """Return ``temperature`` as a float, or raise ``ValueError`` if it is negative or not finite."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}") from None
+    if math.isnan(value) or math.isinf(value) or value < 0:
+        raise ValueError(f"temperature must be a finite number >= 0 (0 means greedy), got {temperature!r}")
+    return value
+
+
+def sample(logits: torch.Tensor, temperature: float, top_k: int | None = None,
+           generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw one token index per row of ``logits`` (shape ``(..., V)``).
+
+    ``temperature == 0`` returns the argmax (greedy). Otherwise the logits are
+    divided by ``temperature`` and the index is drawn from their softmax; with
+    ``top_k`` only the ``k`` most likely tokens stay candidates. Pass a seeded
+    ``torch.Generator`` for reproducible draws.
+
+    Returns:
+        A LongTensor of shape ``logits.shape[:-1]``.
+
+    Raises:
+        ValueError: negative, NaN or infinite temperature, or ``top_k`` not in ``[1, V]``.
+    """
+    temperature = check_temperature(temperature)
+    vocab_size = logits.shape[-1]
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
+                              or not 1 <= top_k <= vocab_size):
+        raise ValueError(f"top_k must be an integer between 1 and {vocab_size}, got {top_k!r}")
+    if temperature == 0:
+        return logits.argmax(dim=-1)
+    logits = logits.detach().float() / temperature
+    if top_k is not None:
+        kth_largest = logits.topk(top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth_largest, float("-inf"))
+    probs = torch.softmax(logits, dim=-1).reshape(-1, vocab_size)  # (N, V)
+    if generator is not None:
+        probs = probs.to(generator.device)
+    draws = torch.multinomial(probs, 1, generator=generator)  # (N, 1)
+    return draws.reshape(logits.shape[:-1]).to(logits.device)
