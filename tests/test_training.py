@@ -1,0 +1,107 @@
+"""Perplexity, clipping, seeds and the Trainer."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import d2lmini as d2l
+
+
+class Uniform(nn.Module):
+    """Outputs equal logits for every token: knows nothing."""
+
+    def __init__(self, vocab_size):
+        super().__init__()
+        self.vocab_size = vocab_size
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, X):
+        return torch.zeros(*X.shape, self.vocab_size) + 0 * self.dummy
+
+
+def test_uniform_model_has_perplexity_equal_to_vocabulary_size():
+    batches = [(torch.zeros(4, 5, dtype=torch.long), torch.randint(28, (4, 5))),
+               (torch.zeros(1, 3, dtype=torch.long), torch.randint(28, (1, 3)))]
+    assert d2l.perplexity(Uniform(28), batches) == pytest.approx(28)
+
+
+def test_perplexity_weights_tokens_not_batches():
+    # A model that puts probability p_i on the right token, batch by batch of very different sizes.
+    class Known(nn.Module):
+        def forward(self, X):
+            p = X.float()[..., None]  # the input carries the probability of the target (token 0)
+            return torch.log(torch.cat([p, (1 - p).expand(*p.shape[:-1], 1)], -1))
+
+    big = (torch.full((10, 10), 0.5), torch.zeros(10, 10, dtype=torch.long))
+    small = (torch.full((1, 1), 0.01), torch.zeros(1, 1, dtype=torch.long))
+    nll = (100 * -math.log(0.5) + 1 * -math.log(0.01)) / 101
+    assert d2l.perplexity(Known(), [big, small], device="cpu") == pytest.approx(math.exp(nll))
+    mean_of_batch_perplexities = (2 + 100) / 2  # what the reference chapter reports
+    assert d2l.perplexity(Known(), [big, small], device="cpu") != pytest.approx(mean_of_batch_perplexities)
+
+
+def test_perplexity_of_nothing_is_an_error():
+    with pytest.raises(ValueError, match="no tokens"):
+        d2l.perplexity(Uniform(3), [])
+
+
+class Tiny:
+    """A data set of one fixed batch: the string 'abcabc...' where each letter predicts the next."""
+
+    def __init__(self):
+        seq = torch.arange(30) % 3
+        self.X, self.Y = seq[:-1].reshape(1, -1), seq[1:].reshape(1, -1)
+
+    def train_dataloader(self):
+        return iter([(self.X, self.Y)])
+
+    def val_dataloader(self):
+        return iter([(self.X, self.Y)])
+
+
+def test_trainer_learns_and_records_history():
+    d2l.set_seed(0)
+    model = d2l.RNNLMScratch(d2l.RNNScratch(3, 8, sigma=0.5), 3, lr=0.05, optimizer="adam")
+    trainer = d2l.Trainer(max_epochs=60, gradient_clip_val=1.0, device="cpu", plot=False).fit(model, Tiny())
+    h = trainer.history
+    assert h["epoch"] == list(range(1, 61)) and len(h["val_ppl"]) == len(h["train_ppl"]) == 60
+    assert h["val_ppl"][-1] < 1.2 < h["val_ppl"][0]  # it learned the cycle
+    assert len(trainer.grad_norms) == 60 and trainer.train_time > 0
+
+
+def test_clipping_bounds_the_global_norm_and_reports_the_norm_before():
+    params = [nn.Parameter(torch.zeros(3)), nn.Parameter(torch.zeros(4))]
+    params[0].grad = torch.tensor([3.0, 0.0, 0.0])
+    params[1].grad = torch.tensor([0.0, 4.0, 0.0, 0.0])  # global norm 5
+    trainer = d2l.Trainer(1, gradient_clip_val=1.0, device="cpu")
+    assert trainer.clip_gradients(params) == pytest.approx(5.0)
+    clipped = torch.cat([p.grad for p in params])
+    assert clipped.norm() == pytest.approx(1.0, abs=1e-5)
+    assert torch.allclose(clipped / clipped.norm(), torch.tensor([3.0, 0, 0, 0, 4, 0, 0]) / 5)
+
+
+def test_no_clipping_leaves_gradients_alone():
+    p = nn.Parameter(torch.zeros(2))
+    p.grad = torch.tensor([30.0, 40.0])
+    assert d2l.Trainer(1, device="cpu").clip_gradients([p]) == pytest.approx(50.0)
+    assert torch.equal(p.grad, torch.tensor([30.0, 40.0]))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"max_epochs": 0}, "max_epochs"), ({"max_epochs": 2.5}, "max_epochs"),
+    ({"max_epochs": 1, "gradient_clip_val": -1}, "gradient_clip_val"),
+    ({"max_epochs": 1, "gradient_clip_val": float("nan")}, "gradient_clip_val"),
+])
+def test_bad_trainer_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        d2l.Trainer(**kwargs)
+
+
+def test_set_seed_makes_torch_reproducible_and_try_gpu_falls_back():
+    d2l.set_seed(7)
+    a = torch.rand(3)
+    d2l.set_seed(7)
+    assert torch.equal(a, torch.rand(3))
+    assert d2l.try_gpu(99).type == "cpu"

@@ -1,0 +1,171 @@
+"""d2lmini.explore: the static HTML view, and the live ipywidgets view driven like a front end."""
+
+import json
+import os
+import re
+import textwrap
+from pathlib import Path
+from queue import Empty
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from d2lmini import explore  # noqa: E402
+from d2lmini.widgets import Frame  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+IPYWIDGETS7 = ROOT / ".venv-ipywidgets7"
+
+
+def curve(k):
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, k])
+    return fig, f"slope {k}"
+
+
+def test_static_view_has_one_frame_per_value_and_shows_the_default():
+    ex = explore(curve, "slope", [1, 2, 3], default=2)
+    page = ex.static_html()
+    frames = re.findall(r'<div class="d2lmini-frame" data-frame="(\d)"( hidden)?>', page)
+    assert [(i, bool(h)) for i, h in frames] == [("0", True), ("1", False), ("2", True)]
+    assert page.count("data:image/png;base64,") == 3
+    assert '<input type="range" min="0" max="2" step="1" value="1"' in page
+    assert "slope = <output>2</output>" in page and 'aria-valuetext="slope = 2"' in page
+    assert "slope 3" in page
+    assert "http" not in page  # no CDN, no network
+
+
+def test_text_only_and_figure_only_results():
+    assert "<img" not in explore(lambda t: f"T={t}", "T", [0.5, 1.0]).static_html()
+    assert "<pre" not in explore(lambda t: curve(t)[0], "T", [0.5]).static_html()
+    assert explore(lambda t: "x", "T", [0.25, 1.0]).labels == ["0.25", "1"]
+
+
+def test_static_html_escapes_text():
+    page = explore(lambda v: "<script>alert(1)</script>", "v", [1]).static_html()
+    assert "<script>alert(1)" not in page and "&lt;script&gt;" in page
+
+
+def test_ids_do_not_depend_on_png_bytes():
+    # PNG bytes differ between machines' font renderers; nothing else in the HTML may.
+    ex = explore(lambda v: "x", "v", [1, 2])
+    a = ex._build_static([Frame(b"one", "t1"), Frame(b"one", "t2")])
+    b = ex._build_static([Frame(b"two!", "t1"), Frame(b"two!", "t2")])
+    strip = re.compile(r"data:image/png;base64,[A-Za-z0-9+/=]+")
+    assert a != b and strip.sub("", a) == strip.sub("", b)
+
+
+def test_size_limit_and_bad_inputs_are_clear_errors():
+    with pytest.raises(ValueError, match="over the limit"):
+        explore(curve, "k", list(range(5)), max_bytes=2_000).static_html()
+    with pytest.raises(ValueError, match="not one of the values"):
+        explore(curve, "k", [1, 2], default=5)
+    with pytest.raises(ValueError, match="at least one value"):
+        explore(curve, "k", [])
+    with pytest.raises(TypeError, match="Figure, a str"):
+        explore(lambda k: 42, "k", [1]).static_html()
+
+
+def test_mimebundle_carries_both_views():
+    bundle = explore(curve, "k", [1, 2])._repr_mimebundle_()
+    assert set(bundle) == {"text/plain", "text/html", "application/vnd.jupyter.widget-view+json"}
+    assert bundle["application/vnd.jupyter.widget-view+json"]["version_major"] == 2
+
+
+def test_live_widget_recomputes_when_the_slider_moves():
+    ex = explore(curve, "k", [1, 2, 3])
+    ex.widget  # noqa: B018 - build the live view
+    calls = ex.calls
+    ex.set_value(3)
+    assert ex.calls == calls + 1
+    assert ex.text.value == "<pre>slope 3</pre>" and bytes(ex.image.value)[:4] == b"\x89PNG"
+
+
+# The live view in a real kernel, driven over the Jupyter messaging protocol as a front end
+# (JupyterLab, Colab) drives it: with the pinned ipywidgets 8.x and with Colab's 7.7.1.
+
+KERNEL_CODE = textwrap.dedent("""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import ipywidgets
+    from d2lmini import explore
+
+    def curve(k):
+        fig, ax = plt.subplots(figsize=(2, 1))
+        ax.plot([0, k])
+        return fig, f"slope {k}"
+
+    ex = explore(curve, "k", [1, 2, 3])
+    display(ex)
+    print("ipywidgets", ipywidgets.__version__)
+""")
+
+
+def run_and_collect(kc, code=None, msg=None, timeout=60):
+    """Send an execute request (or a raw message) and return the iopub messages until idle."""
+    parent = kc.execute(code) if code is not None else msg["header"]["msg_id"]
+    messages = []
+    while True:
+        try:
+            m = kc.get_iopub_msg(timeout=timeout)
+        except Empty:
+            raise AssertionError(f"kernel went quiet; got {[x['msg_type'] for x in messages]}") from None
+        if m["parent_header"].get("msg_id") != parent:
+            continue
+        messages.append(m)
+        if m["msg_type"] == "status" and m["content"]["execution_state"] == "idle":
+            return messages
+
+
+@pytest.mark.parametrize("flavour", ["pinned", "colab-7.7.1"])
+def test_live_widget_in_a_kernel(flavour):
+    from jupyter_client import KernelManager
+
+    env = dict(os.environ)
+    if flavour == "colab-7.7.1":
+        if not (IPYWIDGETS7 / "ipywidgets").is_dir():
+            pytest.fail(f"{IPYWIDGETS7} is missing: `make setup` installs ipywidgets 7.7.1 there")
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(IPYWIDGETS7), env.get("PYTHONPATH")]))
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel(env=env)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        messages = run_and_collect(kc, KERNEL_CODE)
+        errors = [m["content"] for m in messages if m["msg_type"] == "error"]
+        assert not errors, errors
+        stdout = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
+        expected = "7.7.1" if flavour == "colab-7.7.1" else "8."
+        assert f"ipywidgets {expected}" in stdout
+
+        opened = {m["content"]["data"]["state"]["_model_name"]: m["content"]["comm_id"]
+                  for m in messages if m["msg_type"] == "comm_open"}
+        shown = [m["content"]["data"] for m in messages if m["msg_type"] == "display_data"]
+        assert len(shown) == 1
+        assert shown[0]["application/vnd.jupyter.widget-view+json"]["model_id"] == opened["VBoxModel"]
+        assert "d2lmini-explore" in shown[0]["text/html"]
+
+        # The reader drags the slider to the third value: the front end sends the new index.
+        msg = kc.session.msg("comm_msg", {"comm_id": opened["SelectionSliderModel"],
+                                          "data": {"method": "update", "state": {"index": 2},
+                                                   "buffer_paths": []}})
+        kc.shell_channel.send(msg)
+        updates = run_and_collect(kc, msg=msg)
+        html_updates = [m["content"]["data"]["state"] for m in updates if m["msg_type"] == "comm_msg"
+                        and m["content"]["comm_id"] == opened["HTMLModel"]]
+        assert {"value": "<pre>slope 3</pre>"} in html_updates
+        image_updates = [m for m in updates if m["msg_type"] == "comm_msg"
+                         and m["content"]["comm_id"] == opened["ImageModel"]]
+        assert image_updates and image_updates[-1]["buffers"][0][:4] == b"\x89PNG"
+
+        check = run_and_collect(kc, "import json; print(json.dumps([ex.slider.index, ex.calls]))")
+        state = json.loads("".join(m["content"]["text"] for m in check if m["msg_type"] == "stream"))
+        assert state == [2, 5]  # 1 for the live view, 3 for the static view, 1 for the move
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
