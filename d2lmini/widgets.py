@@ -132,7 +132,7 @@ class Explorer:
                 data = base64.b64encode(frame.png).decode("ascii")
                 body += f'<img src="data:image/png;base64,{data}" alt="{name} = {html.escape(label)}">'
             if frame.text is not None:
-                body += f'<pre class="d2lmini-text">{html.escape(frame.text)}</pre>'
+                body += f'<pre class="d2lmini-text">{html.escape(frame.text, quote=False)}</pre>'
             parts.append(f'<div class="d2lmini-frame" data-frame="{i}"{hidden}>{body}</div>')
         last = len(self.values) - 1
         default_label = html.escape(self.labels[self.default_index])

@@ -1,0 +1,161 @@
+"""The chapter's benchmark: speed and quality figures, printed and written to bench/results.json.
+
+Usage: python bench/run.py [--skip-notebooks] [--skip-book]
+
+Targets (2-core CPU) are reported next to each figure; nothing here fails on a miss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+import d2lmini as d2l
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from run_notebooks import run as run_notebook  # noqa: E402
+
+# The setup the rnn-scratch and rnn-concise pages train with (keep in step with those pages).
+SETUP = {"num_hiddens": 512, "batch_size": 64, "num_steps": 64, "lr": 0.002, "optimizer": "adam",
+         "gradient_clip_val": 1.0, "max_epochs": 10}
+
+
+def notebook_times() -> dict[str, float]:
+    """Execute a copy of every page in a fresh kernel; return seconds per page."""
+    times = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for page in sorted((ROOT / "book").glob("*.ipynb")):
+            copy = Path(tmp) / page.name
+            shutil.copy(page, copy)
+            times[page.stem] = round(run_notebook(copy), 1)
+            print(f"  {page.stem:16s} {times[page.stem]:6.1f} s", flush=True)
+    return times
+
+
+def throughput(num_updates: int = 30) -> dict[str, float]:
+    """Characters per second of training for the scratch and nn.RNN models at the chapter's size."""
+    data = d2l.TimeMachine(SETUP["batch_size"], SETUP["num_steps"])
+    V, H = len(data.vocab), SETUP["num_hiddens"]
+    batches = [b for b, _ in zip(data.train_dataloader(torch.Generator().manual_seed(0)), range(num_updates))]
+    result = {}
+    for name, model in [("scratch", d2l.RNNLMScratch(d2l.RNNScratch(V, H), V, lr=SETUP["lr"], optimizer="adam")),
+                        ("nn.RNN", d2l.RNNLM(d2l.RNN(V, H), V, lr=SETUP["lr"], optimizer="adam"))]:
+        optimizer = model.configure_optimizers()
+        best = float("inf")
+        for _ in range(3):  # best of three passes over the same batches
+            start = time.perf_counter()
+            chars = 0
+            for X, Y in batches:
+                loss = model.loss(model(X), Y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                chars += Y.numel()
+            best = min(best, time.perf_counter() - start)
+        result[name] = round(chars / best)
+    result["scratch_over_nnrnn_time_per_char"] = round(result["nn.RNN"] / result["scratch"], 3)
+    return result
+
+
+def quality() -> dict:
+    """Validation perplexity of the chapter's RNN and of the n-gram baselines, on the same split."""
+    data = d2l.TimeMachine(SETUP["batch_size"], SETUP["num_steps"])
+    V = len(data.vocab)
+    out = {"ngram": {}}
+    train, val = data.train_corpus.tolist(), data.val_corpus.tolist()
+    for order in range(1, 8):
+        start = time.perf_counter()
+        ppl = d2l.NGramLM(order, V, alpha=0.1).fit(train).perplexity(val)
+        out["ngram"][f"{order}-gram"] = {"val_ppl": round(ppl, 3), "seconds": round(time.perf_counter() - start, 2)}
+    for name, rnn, lm in [("scratch", d2l.RNNScratch, d2l.RNNLMScratch), ("nn.RNN", d2l.RNN, d2l.RNNLM)]:
+        d2l.set_seed(0)
+        model = lm(rnn(V, SETUP["num_hiddens"]), V, lr=SETUP["lr"], optimizer=SETUP["optimizer"])
+        trainer = d2l.Trainer(SETUP["max_epochs"], SETUP["gradient_clip_val"], plot=False).fit(model, data)
+        out[name] = {"val_ppl": round(trainer.history["val_ppl"][-1], 3),
+                     "best_epoch_val_ppl": round(min(trainer.history["val_ppl"]), 3),
+                     "train_seconds": round(trainer.train_time, 1)}
+        print(f"  {name:8s} val ppl {out[name]['val_ppl']:.3f} in {out[name]['train_seconds']:.1f} s", flush=True)
+    return out
+
+
+def book_build() -> dict:
+    """Time `make book` with the existing .venv (setup is a no-op) and find the largest page."""
+    start = time.perf_counter()
+    subprocess.run(["make", "-s", "book"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    pages = sorted((ROOT / "_build" / "html").rglob("*.html"), key=lambda p: p.stat().st_size)
+    largest = pages[-1]
+    return {"seconds": round(seconds, 1), "largest_page": str(largest.relative_to(ROOT)),
+            "largest_page_bytes": largest.stat().st_size}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-notebooks", action="store_true")
+    parser.add_argument("--skip-book", action="store_true")
+    args = parser.parse_args()
+    results = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
+                           "threads": torch.get_num_threads(), "processor": platform.machine()},
+               "setup": SETUP}
+    if not args.skip_notebooks:
+        print("1. Fresh-kernel execution time per notebook")
+        results["notebooks"] = notebook_times()
+        results["notebooks_total"] = round(sum(results["notebooks"].values()), 1)
+    print("2. Training throughput (characters per second)")
+    results["throughput"] = throughput()
+    print("3. Validation perplexity on the held-out final 10%")
+    results["quality"] = quality()
+    if not args.skip_book:
+        print("4. make book with an existing environment")
+        results["book"] = book_build()
+    (ROOT / "bench").mkdir(exist_ok=True)
+    (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_summary(results)
+    return 0
+
+
+def print_summary(r: dict) -> None:
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
+
+    print("\nSummary (targets for a 2-core CPU)")
+    if "notebooks" in r:
+        for page, seconds in r["notebooks"].items():
+            print(f"  notebook {page:16s} {seconds:7.1f} s")
+        print(f"  notebooks total          {r['notebooks_total']:7.1f} s   target <= 180 s: "
+              f"{verdict(r['notebooks_total'] <= 180)}")
+    t = r["throughput"]
+    print(f"  scratch throughput       {t['scratch']:7d} chars/s")
+    print(f"  nn.RNN throughput        {t['nn.RNN']:7d} chars/s")
+    ratio = t["scratch_over_nnrnn_time_per_char"]
+    print(f"  scratch / nn.RNN time per char {ratio:.2f}   target <= 1.5: {verdict(ratio <= 1.5)}")
+    q = r["quality"]
+    best_ngram = min(q["ngram"].items(), key=lambda kv: kv[1]["val_ppl"])
+    for order, v in q["ngram"].items():
+        print(f"  {order} (add-0.1)         val ppl {v['val_ppl']:.3f}")
+    for name in ("scratch", "nn.RNN"):
+        v = q[name]
+        ok = v["val_ppl"] <= 4.5 and v["train_seconds"] <= 60 and v["val_ppl"] < best_ngram[1]["val_ppl"]
+        print(f"  RNN {name:8s}            val ppl {v['val_ppl']:.3f} after {v['train_seconds']:.1f} s of training; "
+              f"target <= 4.5 in <= 60 s and below the best n-gram ({best_ngram[0]}, "
+              f"{best_ngram[1]['val_ppl']:.3f}): {verdict(ok)}")
+    if "book" in r:
+        b = r["book"]
+        print(f"  make book (existing env) {b['seconds']:7.1f} s   target <= 60 s: {verdict(b['seconds'] <= 60)}")
+        print(f"  largest page {b['largest_page']}: {b['largest_page_bytes'] / 1e6:.2f} MB   "
+              f"target <= 2 MB: {verdict(b['largest_page_bytes'] <= 2_000_000)}")
+    print("Written to bench/results.json")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

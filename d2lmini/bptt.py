@@ -1,0 +1,246 @@
+"""Backpropagation through time written out by hand, with its truncated variants.
+
+The layer is ``RNNScratch``'s: ``H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h)`` with
+row-vector states, so one step back multiplies a gradient row by the Jacobian
+``dH_t/dH_{t-1} = diag(1 - H_t**2) W_hh^T``. Shapes: ``T`` time steps, ``B``
+batch, ``I`` inputs, ``H`` hidden units; time is the first axis, as in ``RNNScratch``.
+Step ``t`` of the arrays is ``H[t]``; the state before step 0 is ``H0``.
+
+Every backward function takes ``dL_dH``: the *partial* derivatives of the loss
+with respect to each state, through that step's output only (holding every
+other state fixed). It returns the *total* derivatives and the parameter
+gradients, and counts ``steps``: how many times a gradient was carried one
+step back through ``W_hh^T`` (one vector-Jacobian product each), the unit of
+cost in which the variants are compared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class BPTTGrads:
+    """Gradients returned by ``bptt_backward`` and ``windowed_bptt``.
+
+    Attributes:
+        W_xh: ``(I, H)``. W_hh: ``(H, H)``. b_h: ``(H,)``: parameter gradients.
+        dL_dH: ``(T, B, H)``: the gradient that reached each state (the total
+            derivative ``dL/dH_t`` when nothing is truncated).
+        steps: vector-Jacobian products through ``W_hh^T`` that were computed.
+    """
+
+    W_xh: torch.Tensor
+    W_hh: torch.Tensor
+    b_h: torch.Tensor
+    dL_dH: torch.Tensor
+    steps: int
+
+
+def recurrent_matrix(num_hiddens: int, radius: float, kind: str = "gaussian",
+                     generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """Return a random ``(H, H)`` matrix whose spectral radius (largest ``|eigenvalue|``) is ``radius``.
+
+    ``kind='gaussian'`` rescales a matrix of independent standard normal
+    entries; ``kind='orthogonal'`` rescales a random orthogonal matrix, so that
+    every eigenvalue *and* every singular value equals ``radius``.
+
+    Raises:
+        ValueError: ``num_hiddens < 1``, a negative or non-finite ``radius``, or an unknown ``kind``.
+    """
+    if isinstance(num_hiddens, bool) or not isinstance(num_hiddens, int) or num_hiddens < 1:
+        raise ValueError(f"num_hiddens must be a positive integer, got {num_hiddens!r}")
+    if not (math.isfinite(radius) and radius >= 0):
+        raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
+    if kind not in ("gaussian", "orthogonal"):
+        raise ValueError(f"kind must be 'gaussian' or 'orthogonal', got {kind!r}")
+    A = torch.randn(num_hiddens, num_hiddens, generator=generator, dtype=torch.float64)
+    if kind == "orthogonal":
+        Q, R = torch.linalg.qr(A)
+        A = Q * torch.sign(torch.diagonal(R))  # sign fix: Q is then uniformly distributed
+    rho = torch.linalg.eigvals(A).abs().max()
+    return (A * (radius / rho)).to(dtype)
+
+
+def _check(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: torch.Tensor,
+           H0: torch.Tensor | None) -> torch.Tensor:
+    """Validate shapes and return ``H0`` (zeros when ``None``)."""
+    if X.dim() != 3 or H.dim() != 3:
+        raise ValueError(f"X and H must be time-major (T, B, I) and (T, B, H); got shapes "
+                         f"{tuple(X.shape)} and {tuple(H.shape)}")
+    T, B, num_hiddens = H.shape
+    if X.shape[:2] != (T, B):
+        raise ValueError(f"X {tuple(X.shape)} and H {tuple(H.shape)} disagree on (T, B)")
+    if T == 0:
+        raise ValueError("the sequence is empty (T = 0)")
+    if W_hh.shape != (num_hiddens, num_hiddens):
+        raise ValueError(f"W_hh must be ({num_hiddens}, {num_hiddens}) to match H, got {tuple(W_hh.shape)}")
+    if dL_dH.shape != H.shape:
+        raise ValueError(f"dL_dH must have the shape of H {tuple(H.shape)}, got {tuple(dL_dH.shape)}")
+    if H0 is None:
+        return H.new_zeros(B, num_hiddens)
+    if H0.shape != (B, num_hiddens):
+        raise ValueError(f"H0 must be ({B}, {num_hiddens}), got {tuple(H0.shape)}")
+    return H0
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"the truncation length k must be an integer >= 1, got {k!r}")
+
+
+def _param_grads(X: torch.Tensor, H: torch.Tensor, H0: torch.Tensor, A: torch.Tensor
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Sum each step's contribution, given ``A[t] = dL/dZ_t`` for the pre-activations ``Z_t``."""
+    H_prev = torch.cat([H0[None], H[:-1]])  # (T, B, H): the state each step reads
+    # dL/dW = sum_t (input of step t)^T @ A[t]; einsum sums over time and batch at once.
+    return (torch.einsum("tbi,tbh->ih", X, A), torch.einsum("tbj,tbh->jh", H_prev, A), A.sum((0, 1)))
+
+
+def bptt_backward(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: torch.Tensor,
+                  H0: torch.Tensor | None = None, carry: torch.Tensor | None = None) -> BPTTGrads:
+    """Backpropagate through time by the recursion ``G_t = dL_dH[t] + carry[t+1] (G_{t+1} * (1 - H_{t+1}**2)) W_hh^T``.
+
+    Args:
+        X: inputs ``(T, B, I)``. H: states ``(T, B, H)`` from the forward pass.
+        W_hh: ``(H, H)``. dL_dH: partial derivatives ``(T, B, H)`` (see the module docstring).
+        H0: the state before step 0 ``(B, H)``; zeros if ``None``.
+        carry: ``(T,)`` weights on the gradient carried from step ``t`` back to
+            step ``t - 1`` (``carry[0]`` is unused). ``None`` or all ones is
+            full BPTT; a 0 cuts the graph there (see ``block_carry``,
+            ``random_carry``); a cut step costs nothing.
+
+    Returns:
+        ``BPTTGrads``; with ``carry=None`` its ``dL_dH`` holds the total derivatives.
+
+    Raises:
+        ValueError: inconsistent shapes, or ``carry`` of the wrong length or with negative entries.
+    """
+    H0 = _check(X, H, W_hh, dL_dH, H0)
+    T = H.shape[0]
+    if carry is None:
+        carry = torch.ones(T)
+    if carry.shape != (T,) or bool((carry < 0).any()) or not bool(torch.isfinite(carry).all()):
+        raise ValueError(f"carry must hold {T} finite weights >= 0, got shape {tuple(carry.shape)}")
+    G = torch.empty_like(H)   # (T, B, H): total derivative reaching each state
+    A = torch.empty_like(H)   # (T, B, H): derivative with respect to each pre-activation
+    from_later = torch.zeros_like(H[0])  # (B, H): what steps after t send back to H_t
+    steps = 0
+    for t in reversed(range(T)):
+        G[t] = dL_dH[t] + from_later          # total = partial + everything downstream
+        A[t] = G[t] * (1 - H[t] ** 2)         # through tanh: multiply by diag(1 - H_t^2)
+        weight = float(carry[t])
+        if t > 0 and weight != 0:
+            from_later = weight * (A[t] @ W_hh.T)  # one step back: times W_hh^T
+            steps += 1
+        else:
+            from_later = torch.zeros_like(from_later)
+    dW_xh, dW_hh, db_h = _param_grads(X, H, H0, A)
+    return BPTTGrads(dW_xh, dW_hh, db_h, G, steps)
+
+
+def block_carry(num_steps: int, k: int) -> torch.Tensor:
+    """Carry weights that cut the graph every ``k`` steps: blocks ``[0, k)``, ``[k, 2k)``, ...
+
+    This is what detaching the state every ``k`` steps does; ``k >= num_steps`` cuts nothing.
+
+    Raises:
+        ValueError: ``k < 1`` or ``num_steps < 1``.
+    """
+    _check_k(k)
+    _check_k(num_steps)
+    carry = torch.ones(num_steps)
+    carry[::k] = 0  # no gradient flows from the first step of a block into the previous block
+    carry[0] = 1    # (the entry for step 0 is never used)
+    return carry
+
+
+def random_carry(num_steps: int, cut_prob: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random cuts with compensation (Tallec & Ollivier, 2017): an unbiased gradient estimate.
+
+    At each step the graph is cut with probability ``cut_prob``; where it is not
+    cut, the carried gradient is multiplied by ``1 / (1 - cut_prob)``, so every
+    carry weight has expectation 1 and so does every product of them along a path.
+
+    Raises:
+        ValueError: ``cut_prob`` outside ``[0, 1)`` or ``num_steps < 1``.
+    """
+    if not 0 <= cut_prob < 1:
+        raise ValueError(f"cut_prob must be in [0, 1), got {cut_prob!r}")
+    _check_k(num_steps)
+    keep = torch.rand(num_steps, generator=generator, dtype=torch.float64) >= cut_prob
+    return keep.double() / (1 - cut_prob)
+
+
+def windowed_bptt(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: torch.Tensor, k: int,
+                  H0: torch.Tensor | None = None) -> BPTTGrads:
+    """Truncate every loss term to its own last ``k`` steps (a sliding window).
+
+    The loss at step ``t`` sends gradient back to steps ``t, t-1, ..., t-k+1``
+    only. Different terms stop at different places, so no carried sum can be
+    shared: each term needs its own chain, ``min(k, t + 1) - 1`` steps long.
+    ``k >= T`` gives the full gradient at a cost of ``T (T - 1) / 2`` steps.
+
+    Raises:
+        ValueError: inconsistent shapes or ``k < 1``.
+    """
+    H0 = _check(X, H, W_hh, dL_dH, H0)
+    _check_k(k)
+    T = H.shape[0]
+    G = torch.zeros_like(H)  # (T, B, H): gradient reaching each state, summed over the chains
+    A = torch.zeros_like(H)  # (T, B, H): the same, at each pre-activation
+    steps = 0
+    for t in range(T):
+        g = dL_dH[t]  # (B, H)
+        stop = max(t - k + 1, 0)
+        for s in range(t, stop - 1, -1):
+            G[s] += g
+            a = g * (1 - H[s] ** 2)
+            A[s] += a
+            if s > stop:
+                g = a @ W_hh.T
+                steps += 1
+    dW_xh, dW_hh, db_h = _param_grads(X, H, H0, A)
+    return BPTTGrads(dW_xh, dW_hh, db_h, G, steps)
+
+
+def state_jacobians(H: torch.Tensor, W_hh: torch.Tensor) -> torch.Tensor:
+    """Return ``J (T, B, H, H)`` with ``J[d, b] = dH_{T-1}/dH_{T-1-d}`` for sequence ``b``.
+
+    Built as the product ``diag(1 - H_{T-1}^2) W_hh^T ... diag(1 - H_{T-d}^2) W_hh^T``
+    (latest step on the left); ``J[0]`` is the identity. Row ``i``, column ``j``
+    of a Jacobian is the derivative of component ``i`` of the later state
+    with respect to component ``j`` of the earlier one.
+
+    Raises:
+        ValueError: ``H`` is not ``(T, B, H)`` or ``W_hh`` is not ``(H, H)``.
+    """
+    if H.dim() != 3 or W_hh.shape != (H.shape[2], H.shape[2]):
+        raise ValueError(f"need H (T, B, H) and W_hh (H, H); got {tuple(H.shape)} and {tuple(W_hh.shape)}")
+    T, B, num_hiddens = H.shape
+    P = torch.eye(num_hiddens, dtype=H.dtype).expand(B, num_hiddens, num_hiddens)  # (B, H, H)
+    out = [P]
+    for d in range(1, T):
+        t = T - d  # multiply on the right by the Jacobian of step t: dH_t/dH_{t-1}
+        P = (P * (1 - H[t] ** 2)[:, None, :]) @ W_hh.T  # P diag(1 - H_t^2) W_hh^T
+        out.append(P)
+    return torch.stack(out)
+
+
+def gradient_agreement(estimate: torch.Tensor, exact: torch.Tensor) -> tuple[float, float]:
+    """Return ``(cosine similarity, relative error ||estimate - exact|| / ||exact||)``.
+
+    Raises:
+        ValueError: different shapes, or ``exact`` is zero.
+    """
+    if estimate.shape != exact.shape:
+        raise ValueError(f"shapes differ: {tuple(estimate.shape)} vs {tuple(exact.shape)}")
+    e, x = estimate.flatten().double(), exact.flatten().double()
+    norm = x.norm()
+    if norm == 0:
+        raise ValueError("the exact gradient is zero, so the relative error is undefined")
+    cosine = float(e @ x / (e.norm() * norm)) if e.norm() > 0 else 0.0
+    return cosine, float((e - x).norm() / norm)

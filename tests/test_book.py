@@ -1,0 +1,90 @@
+"""The book's structure: table of contents, Colab wiring, executed notebooks, page standards."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = ["sequence", "text-sequence", "language-model", "rnn", "rnn-scratch", "rnn-concise", "bptt"]
+CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
+
+
+def notebook(name):
+    return json.loads((ROOT / "book" / f"{name}.ipynb").read_text())
+
+
+def source(cell):
+    return "".join(cell["source"])
+
+
+def test_toc_lists_the_seven_pages_in_order():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    assert toc["root"] == "book/index"
+    assert [c["file"] for c in toc["chapters"]] == [f"book/{p}" for p in PAGES]
+    assert sorted(p.stem for p in (ROOT / "book").glob("*.ipynb")) == sorted(PAGES)
+
+
+def test_repository_is_configured_once_for_launch_buttons():
+    repo = CONFIG["repository"]
+    assert repo["branch"] == "main" and repo["url"].startswith("https://github.com/")
+    assert CONFIG["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert CONFIG["html"]["use_download_button"] is True
+    assert ["html", "text/html", 0] in CONFIG["sphinx"]["config"]["nb_mime_priority_overrides"]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_first_code_cell_installs_d2lmini_only_on_colab(name):
+    cells = notebook(name)["cells"]
+    first_code = next(c for c in cells if c["cell_type"] == "code")
+    assert all(c["cell_type"] == "markdown" for c in cells[:cells.index(first_code)])
+    code = source(first_code)
+    repo = CONFIG["repository"]
+    assert 'if "google.colab" in sys.modules:' in code
+    assert f'%pip install -q "d2lmini @ git+{repo["url"]}@{repo["branch"]}"' in code
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_notebook_is_committed_executed_in_order_without_errors(name):
+    nb = notebook(name)
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1))
+    assert not [o for c in code for o in c["outputs"] if o["output_type"] == "error"]
+    assert "widgets" not in nb["metadata"]  # stored widget state would pull widget code from a CDN
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_static_widget_views_stay_light(name):
+    for cell in notebook(name)["cells"]:
+        for out in cell.get("outputs", []):
+            html = "".join(out.get("data", {}).get("text/html", ""))
+            if "d2lmini-explore" in html:
+                assert len(html.encode()) <= 500_000
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_page_has_prose_summary_and_exercises(name):
+    markdown = "\n".join(source(c) for c in notebook(name)["cells"] if c["cell_type"] == "markdown")
+    prose = re.sub(r"\$\$.*?\$\$|\$[^$]*\$|```.*?```|`[^`]*`", " ", markdown, flags=re.S)
+    assert len(re.findall(r"[A-Za-z][A-Za-z'-]*", prose)) >= 1200
+    assert len(re.findall(r"^# ", markdown, flags=re.M)) == 1
+    assert re.search(r"^## Summary", markdown, flags=re.M)
+    exercises = markdown.split("## Exercises", 1)
+    assert len(exercises) == 2 and len(re.findall(r"^\d+\.", exercises[1], flags=re.M)) >= 4
+
+
+def test_widgets_the_book_promises_exist():
+    def explore_names(name):
+        found = []
+        for cell in notebook(name)["cells"]:
+            for out in cell.get("outputs", []):
+                html = "".join(out.get("data", {}).get("text/html", ""))
+                found += re.findall(r'class="d2lmini-explore".*?aria-label="([^"]+)"', html)
+        return found
+
+    assert "steps" in explore_names("sequence")
+    assert "temperature" in explore_names("rnn-scratch")
+    assert "temperature" in explore_names("rnn-concise")
+    assert explore_names("bptt")
