@@ -181,8 +181,10 @@ def windowed_bptt(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: t
 
     The loss at step ``t`` sends gradient back to steps ``t, t-1, ..., t-k+1``
     only. Different terms stop at different places, so no carried sum can be
-    shared: each term needs its own chain, ``min(k, t + 1) - 1`` steps long.
-    ``k >= T`` gives the full gradient at a cost of ``T (T - 1) / 2`` steps.
+    shared: each term needs its own chain of ``min(k, t + 1) - 1`` steps back.
+    The chains are advanced together, one offset ``j`` at a time, which changes
+    the speed but not the count. ``k >= T`` gives the full gradient for
+    ``T (T - 1) / 2`` steps instead of ``T - 1``.
 
     Raises:
         ValueError: inconsistent shapes or ``k < 1``.
@@ -192,17 +194,16 @@ def windowed_bptt(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: t
     T = H.shape[0]
     G = torch.zeros_like(H)  # (T, B, H): gradient reaching each state, summed over the chains
     A = torch.zeros_like(H)  # (T, B, H): the same, at each pre-activation
+    q = dL_dH                # q[s]: chain t = s + j, now at state s (offset j = 0: every chain at its start)
     steps = 0
-    for t in range(T):
-        g = dL_dH[t]  # (B, H)
-        stop = max(t - k + 1, 0)
-        for s in range(t, stop - 1, -1):
-            G[s] += g
-            a = g * (1 - H[s] ** 2)
-            A[s] += a
-            if s > stop:
-                g = a @ W_hh.T
-                steps += 1
+    for j in range(min(k, T)):
+        n = T - j                       # chains t = j, ..., T-1 are still inside their window
+        G[:n] += q
+        a = q * (1 - H[:n] ** 2)        # (n, B, H)
+        A[:n] += a
+        if j + 1 < min(k, T):
+            q = a[1:] @ W_hh.T          # each chain one step back: state s + 1 -> s
+            steps += n - 1
     dW_xh, dW_hh, db_h = _param_grads(X, H, H0, A)
     return BPTTGrads(dW_xh, dW_hh, db_h, G, steps)
 
