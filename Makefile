@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # ipywidgets 7.7.1 (what Colab ships), installed beside the pinned 8.x and put first on
 # PYTHONPATH by the live-widget test, which checks that the widgets work with both.
 IPYWIDGETS7 := .venv-ipywidgets7
-NBVAL_FLAGS := --nbval --nbval-sanitize-with tests/nbval_sanitize.cfg
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-cell-timeout=300 --nbval-sanitize-with tests/nbval_sanitize.cfg
 JB_FLAGS := -W -n --keep-going
 
 # Offline machines keep The Time Machine in ../shared/data; elsewhere d2lmini downloads it.
