@@ -125,19 +125,20 @@ def bptt_backward(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: t
         carry = torch.ones(T)
     if carry.shape != (T,) or bool((carry < 0).any()) or not bool(torch.isfinite(carry).all()):
         raise ValueError(f"carry must hold {T} finite weights >= 0, got shape {tuple(carry.shape)}")
-    G = torch.empty_like(H)   # (T, B, H): total derivative reaching each state
-    A = torch.empty_like(H)   # (T, B, H): derivative with respect to each pre-activation
-    from_later = torch.zeros_like(H[0])  # (B, H): what steps after t send back to H_t
+    D = 1 - H ** 2                        # (T, B, H): tanh'(Z_t), the diagonal of each step's Jacobian
+    G = torch.empty_like(H)               # (T, B, H): total derivative dL/dH_t
+    A = torch.empty_like(H)               # (T, B, H): dL/dZ_t for the pre-activations Z_t
+    from_later = torch.zeros_like(H[0])   # (B, H): what steps after t send back to H_t
     steps = 0
     for t in reversed(range(T)):
-        G[t] = dL_dH[t] + from_later          # total = partial + everything downstream
-        A[t] = G[t] * (1 - H[t] ** 2)         # through tanh: multiply by diag(1 - H_t^2)
+        G[t] = dL_dH[t] + from_later      # total = partial + everything downstream
+        A[t] = G[t] * D[t]                # back through tanh: times diag(1 - H_t^2)
         weight = float(carry[t])
         if t > 0 and weight != 0:
-            from_later = weight * (A[t] @ W_hh.T)  # one step back: times W_hh^T
+            from_later = weight * (A[t] @ W_hh.T)  # back through Z_t = ... + H_{t-1} W_hh: times W_hh^T
             steps += 1
         else:
-            from_later = torch.zeros_like(from_later)
+            from_later = torch.zeros_like(from_later)  # cut: nothing reaches H_{t-1}
     dW_xh, dW_hh, db_h = _param_grads(X, H, H0, A)
     return BPTTGrads(dW_xh, dW_hh, db_h, G, steps)
 
@@ -173,6 +174,21 @@ def random_carry(num_steps: int, cut_prob: float, generator: torch.Generator | N
     _check_k(num_steps)
     keep = torch.rand(num_steps, generator=generator, dtype=torch.float64) >= cut_prob
     return keep.double() / (1 - cut_prob)
+
+
+def segment_lengths(carry: torch.Tensor) -> list[int]:
+    """Lengths of the uncut runs of steps in ``carry`` (a 0 at step ``t > 0`` starts a new run).
+
+    A backward pass through one run needs all of that run's states, so the
+    longest run is the memory a truncated pass needs, in states.
+
+    Raises:
+        ValueError: ``carry`` is not a non-empty 1-D tensor.
+    """
+    if carry.dim() != 1 or carry.numel() == 0:
+        raise ValueError(f"carry must be a non-empty 1-D tensor, got shape {tuple(carry.shape)}")
+    starts = [0] + [t for t in range(1, len(carry)) if float(carry[t]) == 0] + [len(carry)]
+    return [b - a for a, b in zip(starts, starts[1:])]
 
 
 def windowed_bptt(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: torch.Tensor, k: int,

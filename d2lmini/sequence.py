@@ -38,7 +38,7 @@ def k_step_ahead(x: torch.Tensor, predict: Callable[[torch.Tensor], torch.Tensor
         max_k: the longest horizon.
 
     Returns:
-        A float tensor of shape ``(max_k, T)``.
+        A tensor of shape ``(max_k, T)`` with the dtype of ``x``.
     """
     if max_k < 1:
         raise ValueError(f"max_k must be >= 1, got {max_k}")
@@ -48,9 +48,9 @@ def k_step_ahead(x: torch.Tensor, predict: Callable[[torch.Tensor], torch.Tensor
     with torch.no_grad():
         for _ in range(max_k):
             columns.append(predict(torch.stack(columns[-tau:], dim=1)).reshape(-1))
-    preds = torch.full((max_k, T), float("nan"))
+    preds = torch.full((max_k, T), float("nan"), dtype=x.dtype)
     for j in range(1, max_k + 1):
         targets = torch.arange(len(windows)) + tau + j - 1  # window i ends at i + tau - 1
         keep = targets < T
-        preds[j - 1, targets[keep]] = columns[tau + j - 1][keep].float()
+        preds[j - 1, targets[keep]] = columns[tau + j - 1][keep].to(x.dtype)
     return preds

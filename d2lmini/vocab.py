@@ -17,8 +17,9 @@ class Vocab:
     index of ``'<unk>'``.
 
     Args:
-        tokens: a flat sequence of tokens, or a sequence of token lists
-            (for example one list per line), which is flattened.
+        tokens: a flat sequence of tokens, or a list of token lists (for
+            example one list per line), which is flattened. Tuples are tokens
+            too (for example bigrams), never flattened.
         min_freq: tokens seen fewer times than this map to ``'<unk>'``.
         reserved_tokens: tokens that always get an index, such as ``'<pad>'``.
     """
@@ -26,13 +27,15 @@ class Vocab:
     def __init__(self, tokens: Iterable = (), min_freq: int = 0,
                  reserved_tokens: Iterable[str] = ()) -> None:
         tokens = list(tokens)
-        if tokens and isinstance(tokens[0], (list, tuple)):
+        if tokens and isinstance(tokens[0], list):
             tokens = [token for line in tokens for token in line]
         counts = Counter(tokens)
         self.token_freqs: list[tuple[str, int]] = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)
         kept = {token for token, freq in self.token_freqs if freq >= min_freq}
-        self.idx_to_token: list[str] = sorted(kept | {UNK} | set(reserved_tokens))
-        self.token_to_idx: dict[str, int] = {token: i for i, token in enumerate(self.idx_to_token)}
+        # Strings sort as usual; other tokens (tuples such as bigrams) after them, by their text.
+        self.idx_to_token: list = sorted(kept | {UNK} | set(reserved_tokens),
+                                         key=lambda t: (not isinstance(t, str), str(t)))
+        self.token_to_idx: dict = {token: i for i, token in enumerate(self.idx_to_token)}
 
     def __len__(self) -> int:
         return len(self.idx_to_token)
@@ -53,7 +56,11 @@ class Vocab:
 
         Raises:
             IndexError: an index is outside ``[0, len(vocab))``.
+            TypeError: ``indices`` is a string (look tokens up with ``vocab[...]`` instead).
         """
+        if isinstance(indices, str):
+            raise TypeError(f"to_tokens takes indices, got the string {indices!r}; "
+                            "use vocab[token] to turn tokens into indices")
         if hasattr(indices, "tolist"):
             indices = indices.tolist()
         if isinstance(indices, Sequence):

@@ -38,3 +38,10 @@ def test_nested_token_lists_are_flattened_and_empty_vocab_has_unk():
     assert Vocab([["a", "b"], ["b"]]).token_freqs == [("b", 2), ("a", 1)]
     empty = Vocab()
     assert empty.idx_to_token == ["<unk>"] and empty["anything"] == 0
+
+
+def test_tuples_are_tokens_and_strings_are_not_indices():
+    bigrams = Vocab([("the", "time"), ("the", "time"), ("time", "machine")])
+    assert bigrams.token_freqs[0] == (("the", "time"), 2) and len(bigrams) == 3
+    with pytest.raises(TypeError, match="vocab\\[token\\]"):
+        Vocab(list("ab")).to_tokens("ab")
