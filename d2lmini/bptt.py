@@ -165,6 +165,8 @@ def random_carry(num_steps: int, cut_prob: float, generator: torch.Generator | N
     At each step the graph is cut with probability ``cut_prob``; where it is not
     cut, the carried gradient is multiplied by ``1 / (1 - cut_prob)``, so every
     carry weight has expectation 1 and so does every product of them along a path.
+    The draws are independent of the data, so they can be made before the
+    forward pass, and a stream can be processed one uncut segment at a time.
 
     Raises:
         ValueError: ``cut_prob`` outside ``[0, 1)`` or ``num_steps < 1``.
@@ -173,7 +175,9 @@ def random_carry(num_steps: int, cut_prob: float, generator: torch.Generator | N
         raise ValueError(f"cut_prob must be in [0, 1), got {cut_prob!r}")
     _check_k(num_steps)
     keep = torch.rand(num_steps, generator=generator, dtype=torch.float64) >= cut_prob
-    return keep.double() / (1 - cut_prob)
+    carry = keep.double() / (1 - cut_prob)
+    carry[0] = 1  # the entry for step 0 is never used (as in ``block_carry``)
+    return carry
 
 
 def segment_lengths(carry: torch.Tensor) -> list[int]:

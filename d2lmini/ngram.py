@@ -17,6 +17,11 @@ class NGramLM:
     of a sequence, where fewer than ``n - 1`` tokens precede, the model of the
     matching lower order is used.
 
+    After ``fit``, ``counts[m]`` maps each m-gram (a tuple) to its count and
+    ``contexts[m]`` maps each (m-1)-gram to how often it is followed by a token,
+    for ``m = 1 .. order``. ``alpha`` is read whenever a probability is
+    computed, so changing it after ``fit`` re-smooths without recounting.
+
     Args:
         order: ``n >= 1`` (1 is the unigram model).
         vocab_size: ``V``, the number of possible tokens.
