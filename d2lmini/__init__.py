@@ -3,9 +3,21 @@
 Each module holds one part of the chapter: ``data`` and ``vocab`` (text to
 indices), ``sequence`` (autoregressive forecasting), ``ngram`` (counting
 baselines), ``models`` (RNNs and language models), ``decoding`` (sampling),
-``training`` (Trainer, perplexity), ``plotting`` and ``widgets``.
+``training`` (Trainer, perplexity), ``bptt`` (gradients through time), ``plotting``
+and ``widgets``.
 """
 
+from d2lmini.bptt import (
+    BPTTGrads,
+    block_carry,
+    bptt_backward,
+    gradient_agreement,
+    random_carry,
+    recurrent_matrix,
+    segment_lengths,
+    state_jacobians,
+    windowed_bptt,
+)
 from d2lmini.data import (
     TIME_MACHINE_SHA1,
     TIME_MACHINE_URL,
@@ -29,6 +41,8 @@ from d2lmini.widgets import explore
 __version__ = "0.1.0"
 
 __all__ = [
+    "BPTTGrads", "block_carry", "bptt_backward", "gradient_agreement", "random_carry", "recurrent_matrix",
+    "segment_lengths", "state_jacobians", "windowed_bptt",
     "TIME_MACHINE_SHA1", "TIME_MACHINE_URL", "DownloadError", "NGramLM", "RNN", "RNNLM", "RNNLMScratch",
     "RNNScratch", "TimeMachine", "Trainer", "Vocab", "copy_scratch_weights", "download", "explore",
     "k_step_ahead", "lag_features", "partition_starts", "perplexity", "plot", "preprocess",

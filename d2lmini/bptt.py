@@ -125,17 +125,17 @@ def bptt_backward(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: t
         carry = torch.ones(T)
     if carry.shape != (T,) or bool((carry < 0).any()) or not bool(torch.isfinite(carry).all()):
         raise ValueError(f"carry must hold {T} finite weights >= 0, got shape {tuple(carry.shape)}")
-    D = 1 - H ** 2                        # (T, B, H): tanh'(Z_t), the diagonal of each step's Jacobian
-    G = torch.empty_like(H)               # (T, B, H): total derivative dL/dH_t
-    A = torch.empty_like(H)               # (T, B, H): dL/dZ_t for the pre-activations Z_t
-    from_later = torch.zeros_like(H[0])   # (B, H): what steps after t send back to H_t
+    D = 1 - H ** 2                       # (T, B, H): tanh'(Z_t), diagonal of each Jacobian
+    G = torch.empty_like(H)              # (T, B, H): total derivatives dL/dH_t
+    A = torch.empty_like(H)              # (T, B, H): dL/dZ_t, Z_t the pre-activations
+    from_later = torch.zeros_like(H[0])  # (B, H): what the steps after t send back to H_t
     steps = 0
     for t in reversed(range(T)):
-        G[t] = dL_dH[t] + from_later      # total = partial + everything downstream
-        A[t] = G[t] * D[t]                # back through tanh: times diag(1 - H_t^2)
+        G[t] = dL_dH[t] + from_later     # total = partial + everything downstream
+        A[t] = G[t] * D[t]               # back through tanh: times diag(1 - H_t^2)
         weight = float(carry[t])
         if t > 0 and weight != 0:
-            from_later = weight * (A[t] @ W_hh.T)  # back through Z_t = ... + H_{t-1} W_hh: times W_hh^T
+            from_later = weight * (A[t] @ W_hh.T)  # back through H_{t-1} W_hh: times W_hh^T
             steps += 1
         else:
             from_later = torch.zeros_like(from_later)  # cut: nothing reaches H_{t-1}
