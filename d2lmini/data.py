@@ -141,20 +141,27 @@ class TimeMachine:
     offset in ``[0, num_steps)``, cuts the training corpus from there into
     non-overlapping subsequences of ``num_steps`` characters, shuffles them and
     groups them into batches. Targets are the inputs shifted by one character.
-    Validation subsequences start at offset 0 and are not shuffled, so every
-    validation character after the first is predicted exactly once.
+
+    Validation reads the held-out text the way a language model is used: as
+    continuous text. It is cut into ``val_streams`` long contiguous rows that a
+    model reads in one pass, so only ``val_streams`` characters are predicted
+    from an empty state (instead of one in every ``num_steps``), just as an
+    n-gram model sees the preceding characters everywhere. Every validation
+    character after the first is predicted exactly once.
 
     Attributes:
         text: the preprocessed book. vocab: the character ``Vocab`` (28 entries).
         corpus: list of indices of ``text``. train_corpus, val_corpus: LongTensors.
     """
 
-    def __init__(self, batch_size: int, num_steps: int, val_fraction: float = 0.1) -> None:
+    def __init__(self, batch_size: int, num_steps: int, val_fraction: float = 0.1, val_streams: int = 8) -> None:
         _check_positive_int("batch_size", batch_size)
         _check_positive_int("num_steps", num_steps)
+        _check_positive_int("val_streams", val_streams)
         if not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction!r}")
         self.batch_size, self.num_steps, self.val_fraction = batch_size, num_steps, val_fraction
+        self.val_streams = val_streams
         self.text = preprocess(read_time_machine())
         tokens = tokenize(self.text, "char")
         self.vocab = Vocab(tokens)
@@ -162,9 +169,9 @@ class TimeMachine:
         num_train = int(len(self.corpus) * (1 - val_fraction))
         self.train_corpus = torch.tensor(self.corpus[:num_train])
         self.val_corpus = torch.tensor(self.corpus[num_train:])
-        if len(self.val_corpus) <= num_steps:
-            raise ValueError(f"num_steps={num_steps} is too long for the validation part "
-                             f"({len(self.val_corpus)} characters)")
+        if len(self.val_corpus) <= max(num_steps, val_streams):
+            raise ValueError(f"num_steps={num_steps} or val_streams={val_streams} is too large for the "
+                             f"validation part ({len(self.val_corpus)} characters)")
 
     def train_dataloader(self, generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(X, Y)`` LongTensor batches of shape ``(batch, num_steps)`` for one epoch.
@@ -178,17 +185,19 @@ class TimeMachine:
         return _batches(self.train_corpus, starts, self.num_steps, self.batch_size)
 
     def val_dataloader(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Yield validation batches in order; the last subsequence may be shorter.
+        """Yield the validation text as ``val_streams`` contiguous rows, then any short remainder.
 
-        Every character of the validation corpus except the first is a target
-        exactly once.
+        The first batch has shape ``(val_streams, L)`` with ``L = (len(val) - 1) // val_streams``;
+        row ``i`` continues where row ``i - 1`` stops. A final ``(1, r)`` batch holds the
+        ``r < val_streams`` characters left over, so every validation character except the
+        first is a target exactly once.
         """
-        corpus, n = self.val_corpus, self.num_steps
-        starts = partition_starts(len(corpus), n, 0)
-        yield from _batches(corpus, starts, n, self.batch_size)
-        tail = int(starts[-1]) + n if len(starts) else 0
-        if tail < len(corpus) - 1:
-            yield corpus[tail:-1].unsqueeze(0), corpus[tail + 1:].unsqueeze(0)
+        corpus, rows = self.val_corpus, self.val_streams
+        length = (len(corpus) - 1) // rows
+        used = rows * length
+        yield corpus[:used].reshape(rows, length), corpus[1:used + 1].reshape(rows, length)
+        if used < len(corpus) - 1:
+            yield corpus[used:-1].unsqueeze(0), corpus[used + 1:].unsqueeze(0)
 
 
 def partition_starts(length: int, num_steps: int, offset: int) -> torch.Tensor:

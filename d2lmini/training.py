@@ -79,6 +79,9 @@ class Trainer:
             together whenever its global L2 norm exceeds this value.
         device: where to train; ``None`` means a GPU when one exists, else the CPU.
         plot: draw a live train/validation perplexity plot when running in Jupyter.
+        lr_schedule: optional ``f(epoch) -> factor``; epoch ``e`` (counted from 0)
+            trains with the optimiser's learning rate times ``f(e)``. For example
+            ``lambda e: 1.0 if e < 24 else 0.1`` divides it by ten for the last epochs.
 
     After ``fit``: ``history`` maps ``'epoch'``, ``'train_ppl'``, ``'val_ppl'`` and
     ``'epoch_time'`` (seconds) to per-epoch lists; ``grad_norms`` holds the
@@ -87,14 +90,14 @@ class Trainer:
     """
 
     def __init__(self, max_epochs: int, gradient_clip_val: float = 0, device: torch.device | str | None = None,
-                 plot: bool = True) -> None:
+                 plot: bool = True, lr_schedule: Callable[[int], float] | None = None) -> None:
         if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
             raise ValueError(f"max_epochs must be a positive integer, got {max_epochs!r}")
         if not gradient_clip_val >= 0:
             raise ValueError(f"gradient_clip_val must be >= 0 (0 turns clipping off), got {gradient_clip_val!r}")
         self.max_epochs, self.gradient_clip_val = max_epochs, gradient_clip_val
         self.device = torch.device(device) if device is not None else try_gpu()
-        self.plot = plot
+        self.plot, self.lr_schedule = plot, lr_schedule
         self.history: dict[str, list] = {"epoch": [], "train_ppl": [], "val_ppl": [], "epoch_time": []}
         self.grad_norms: list[float] = []
         self.train_time = 0.0
@@ -103,6 +106,7 @@ class Trainer:
         """Train ``model`` on ``data`` for ``max_epochs`` epochs and return ``self``."""
         model.to(self.device)
         optimizer = model.configure_optimizers()
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_schedule) if self.lr_schedule else None
         params = [p for p in model.parameters() if p.requires_grad]
         live = _LivePlot() if self.plot and _in_notebook() else None
         start = time.perf_counter()
@@ -119,6 +123,8 @@ class Trainer:
                 optimizer.step()
                 total_nll += loss.item() * Y.numel()
                 total_tokens += Y.numel()
+            if scheduler:
+                scheduler.step()
             val_ppl = perplexity(model, data.val_dataloader(), self.device)
             self.history["epoch"].append(epoch)
             self.history["train_ppl"].append(math.exp(total_nll / total_tokens))

@@ -72,12 +72,16 @@ def test_order_is_reproducible_with_a_generator(data):
     assert runs[0] == runs[1]
 
 
-def test_validation_predicts_every_character_once(data):
+def test_validation_predicts_every_character_once_as_continuous_text(data):
     data = positions(data, 1003)
-    targets = torch.cat([y.flatten() for _, y in data.val_dataloader()])
-    inputs = torch.cat([x.flatten() for x, _ in data.val_dataloader()])
-    assert sorted(targets.tolist()) == list(range(1, 1003))
+    batches = list(data.val_dataloader())
+    targets = torch.cat([y.flatten() for _, y in batches])
+    inputs = torch.cat([x.flatten() for x, _ in batches])
+    assert targets.tolist() == list(range(1, 1003))  # in reading order, each once
     assert torch.equal(targets, inputs + 1)
+    first = batches[0][0]
+    assert first.shape == (8, 1002 // 8)  # val_streams long rows: few cold starts
+    assert torch.equal(first[:, 1:], first[:, :-1] + 1)
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -85,7 +89,8 @@ def test_validation_predicts_every_character_once(data):
     ({"batch_size": 2, "num_steps": -1}, "num_steps"),
     ({"batch_size": 2, "num_steps": 2.5}, "num_steps"),
     ({"batch_size": 2, "num_steps": 5, "val_fraction": 1.5}, "val_fraction"),
-    ({"batch_size": 2, "num_steps": 50_000}, "too long"),
+    ({"batch_size": 2, "num_steps": 50_000}, "too large"),
+    ({"batch_size": 2, "num_steps": 5, "val_streams": 0}, "val_streams"),
 ])
 def test_bad_arguments_are_clear_errors(time_machine_available, kwargs, message):
     with pytest.raises(ValueError, match=message):

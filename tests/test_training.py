@@ -71,6 +71,23 @@ def test_trainer_learns_and_records_history():
     assert len(trainer.grad_norms) == 60 and trainer.train_time > 0
 
 
+def test_lr_schedule_sets_the_rate_of_each_epoch():
+    seen = []
+
+    class Recording(d2l.RNNLMScratch):
+        def loss(self, logits, Y):
+            seen.append(self.opt.param_groups[0]["lr"])
+            return super().loss(logits, Y)
+
+        def configure_optimizers(self):
+            self.opt = super().configure_optimizers()
+            return self.opt
+
+    model = Recording(d2l.RNNScratch(3, 4), 3, lr=0.5)
+    d2l.Trainer(4, device="cpu", plot=False, lr_schedule=lambda e: 1.0 if e < 2 else 0.1).fit(model, Tiny())
+    assert seen == pytest.approx([0.5, 0.5, 0.05, 0.05])
+
+
 def test_clipping_bounds_the_global_norm_and_reports_the_norm_before():
     params = [nn.Parameter(torch.zeros(3)), nn.Parameter(torch.zeros(4))]
     params[0].grad = torch.tensor([3.0, 0.0, 0.0])
