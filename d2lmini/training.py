@@ -54,7 +54,8 @@ def perplexity(model: Callable[[torch.Tensor], torch.Tensor],
         model.train(was_training)
     if total_tokens == 0:
         raise ValueError("the dataloader yielded no tokens, so perplexity is undefined")
-    return math.exp(total_nll / total_tokens)
+    mean_nll = total_nll / total_tokens
+    return math.exp(mean_nll) if mean_nll < 700 else math.inf  # a diverged model: no overflow error
 
 
 def _in_notebook() -> bool:
@@ -127,7 +128,8 @@ class Trainer:
                 scheduler.step()
             val_ppl = perplexity(model, data.val_dataloader(), self.device)
             self.history["epoch"].append(epoch)
-            self.history["train_ppl"].append(math.exp(total_nll / total_tokens))
+            mean_nll = total_nll / total_tokens
+            self.history["train_ppl"].append(math.exp(mean_nll) if mean_nll < 700 else math.inf)
             self.history["val_ppl"].append(val_ppl)
             self.history["epoch_time"].append(time.perf_counter() - epoch_start)
             if live:
