@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from run_notebooks import run as run_notebook  # noqa: E402
 
 # The setup the rnn-scratch and rnn-concise pages train with (keep in step with those pages).
-SETUP = {"num_hiddens": 512, "batch_size": 64, "num_steps": 64, "lr": 0.002, "optimizer": "adam",
-         "gradient_clip_val": 1.0, "max_epochs": 10}
+SETUP = {"num_hiddens": 128, "batch_size": 32, "num_steps": 64, "lr": 0.01, "optimizer": "adam",
+         "gradient_clip_val": 1.0, "max_epochs": 30, "lr_drop_epoch": 24}
 
 
 def notebook_times() -> dict[str, float]:
@@ -80,7 +80,9 @@ def quality() -> dict:
     for name, rnn, lm in [("scratch", d2l.RNNScratch, d2l.RNNLMScratch), ("nn.RNN", d2l.RNN, d2l.RNNLM)]:
         d2l.set_seed(0)
         model = lm(rnn(V, SETUP["num_hiddens"]), V, lr=SETUP["lr"], optimizer=SETUP["optimizer"])
-        trainer = d2l.Trainer(SETUP["max_epochs"], SETUP["gradient_clip_val"], plot=False).fit(model, data)
+        drop = SETUP["lr_drop_epoch"]
+        trainer = d2l.Trainer(SETUP["max_epochs"], SETUP["gradient_clip_val"], plot=False,
+                              lr_schedule=lambda e, drop=drop: 1.0 if e < drop else 0.1).fit(model, data)
         out[name] = {"val_ppl": round(trainer.history["val_ppl"][-1], 3),
                      "best_epoch_val_ppl": round(min(trainer.history["val_ppl"]), 3),
                      "train_seconds": round(trainer.train_time, 1)}
