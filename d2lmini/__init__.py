@@ -25,15 +25,14 @@ from d2lmini.data import (
     TimeMachine,
     download,
     partition_starts,
-    preprocess,
     read_time_machine,
-    tokenize,
 )
 from d2lmini.decoding import sample
 from d2lmini.models import RNN, RNNLM, RNNLMScratch, RNNScratch, copy_scratch_weights
 from d2lmini.ngram import NGramLM
 from d2lmini.plotting import plot, use_png
 from d2lmini.sequence import k_step_ahead, lag_features
+from d2lmini.text import preprocess, tokenize
 from d2lmini.training import Trainer, perplexity, set_seed, try_gpu
 from d2lmini.vocab import Vocab
 from d2lmini.widgets import explore

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 import tempfile
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from d2lmini.checks import check_int
+from d2lmini.text import preprocess, tokenize
 from d2lmini.vocab import Vocab
 
 TIME_MACHINE_URL = "http://d2l-data.s3-accelerate.amazonaws.com/timemachine.txt"
@@ -107,29 +108,6 @@ def read_time_machine() -> str:
     return path.read_text(encoding="utf-8")
 
 
-def preprocess(text: str) -> str:
-    """Replace every run of non-letters by one space and lowercase the result."""
-    return re.sub("[^A-Za-z]+", " ", text).lower()
-
-
-def tokenize(text: str, token: str = "char") -> list[str]:
-    """Split preprocessed text into characters (``token='char'``) or words (``'word'``).
-
-    Raises:
-        ValueError: ``token`` is neither ``'char'`` nor ``'word'``.
-    """
-    if token == "char":
-        return list(text)
-    if token == "word":
-        return text.split()
-    raise ValueError(f"token must be 'char' or 'word', got {token!r}")
-
-
-def _check_positive_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-
-
 class TimeMachine:
     """The Time Machine as a character-level language-modelling data set.
 
@@ -155,9 +133,9 @@ class TimeMachine:
     """
 
     def __init__(self, batch_size: int, num_steps: int, val_fraction: float = 0.1, val_streams: int = 8) -> None:
-        _check_positive_int("batch_size", batch_size)
-        _check_positive_int("num_steps", num_steps)
-        _check_positive_int("val_streams", val_streams)
+        check_int("batch_size", batch_size)
+        check_int("num_steps", num_steps)
+        check_int("val_streams", val_streams)
         if not 0 < val_fraction < 1:
             raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction!r}")
         self.batch_size, self.num_steps, self.val_fraction = batch_size, num_steps, val_fraction

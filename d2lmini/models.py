@@ -11,8 +11,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from d2lmini.data import preprocess
+from d2lmini.checks import check_int
 from d2lmini.decoding import check_temperature, sample
+from d2lmini.text import preprocess
 from d2lmini.vocab import Vocab
 
 
@@ -97,8 +98,12 @@ class RNNLMScratch(nn.Module):
         self.b_q = nn.Parameter(torch.zeros(self.vocab_size))
 
     def one_hot(self, X: torch.Tensor) -> torch.Tensor:
-        """Turn indices ``(B, T)`` into time-major one-hot vectors ``(T, B, V)``."""
-        return F.one_hot(X.T, self.vocab_size).float()
+        """Turn indices ``(B, T)`` into time-major one-hot vectors ``(T, B, V)`` of the model's dtype.
+
+        Following the parameters' dtype lets the same model run in float64 (``model.double()``).
+        """
+        dtype = next(self.rnn.parameters()).dtype
+        return F.one_hot(X.T, self.vocab_size).to(dtype)
 
     def output_layer(self, hiddens: torch.Tensor) -> torch.Tensor:
         """Map hidden states ``(T, B, H)`` to batch-major logits ``(B, T, V)``."""
@@ -132,8 +137,7 @@ class RNNLMScratch(nn.Module):
             ValueError: empty prefix, a prefix character outside ``vocab``,
                 negative ``num_preds``, or a bad ``temperature``/``top_k``.
         """
-        if isinstance(num_preds, bool) or not isinstance(num_preds, int) or num_preds < 0:
-            raise ValueError(f"num_preds must be an integer >= 0, got {num_preds!r}")
+        check_int("num_preds", num_preds, minimum=0)
         check_temperature(temperature)
         text = preprocess(prefix)
         if not text:

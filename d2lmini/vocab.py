@@ -44,7 +44,14 @@ class Vocab:
         return token in self.token_to_idx
 
     def __getitem__(self, tokens):
-        """Return the index of one token, or a list of indices for a list or tuple of tokens."""
+        """Return the index of one token, or a list of indices for a list or tuple of tokens.
+
+        A tuple that is itself a token of this vocabulary (a bigram such as
+        ``("the", "time")``) is looked up as one token; any other list or tuple
+        maps element by element, as in d2l. Unknown tokens give ``unk``.
+        """
+        if isinstance(tokens, tuple) and tokens in self.token_to_idx:
+            return self.token_to_idx[tokens]
         if isinstance(tokens, (list, tuple)):
             return [self.token_to_idx.get(token, self.unk) for token in tokens]
         return self.token_to_idx.get(tokens, self.unk)

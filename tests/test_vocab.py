@@ -45,3 +45,14 @@ def test_tuples_are_tokens_and_strings_are_not_indices():
     assert bigrams.token_freqs[0] == (("the", "time"), 2) and len(bigrams) == 3
     with pytest.raises(TypeError, match="vocab\\[token\\]"):
         Vocab(list("ab")).to_tokens("ab")
+
+
+def test_a_tuple_that_is_a_token_is_looked_up_as_one_token():
+    pairs = [("the", "time"), ("time", "machine"), ("the", "time")]
+    bigrams = Vocab(pairs)
+    assert bigrams[("the", "time")] == bigrams.token_to_idx[("the", "time")]
+    assert isinstance(bigrams[("the", "time")], int)
+    assert bigrams[pairs] == [bigrams.token_to_idx[p] for p in pairs]  # a list of bigrams maps elementwise
+    assert bigrams[("no", "such")] == [bigrams.unk, bigrams.unk]       # not a token: element by element
+    words = Vocab("the time machine".split())
+    assert words[("the", "time")] == [words["the"], words["time"]]     # d2l's behaviour for word vocabularies
