@@ -1,8 +1,13 @@
-# Two commands for a fresh clone: `make book` and `make test`. Both set up .venv first.
+# Two commands for a fresh clone: `make book` (light: only the Jupyter Book stack) and `make test` (everything).
+# The pinned environment installs on Python 3.11 or newer; choose the interpreter with `make PYTHON=python3.12 ...`.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --disable-pip-version-check
+# Two stamps: the book pins only (make book), and the full pin set plus d2lmini (everything else).
+BOOK_STAMP := $(VENV)/.installed-book
 STAMP := $(VENV)/.installed
+PY_OK := import sys; sys.exit(sys.version_info < (3, 11))
 # ipywidgets 7.7.1 (what Colab ships), installed beside the pinned 8.x and put first on
 # PYTHONPATH by the live-widget test, which checks that the widgets work with both.
 IPYWIDGETS7 := .venv-ipywidgets7
@@ -16,22 +21,44 @@ export D2LMINI_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: help setup book html notebooks test unit nbval e2e browser lint bench clean
+.PHONY: help setup book html notebooks test unit package nbval e2e browser lint bench clean
 
 help:
-	@echo "make book       set up .venv and build the HTML book into _build/html"
-	@echo "make test       set up and run unit tests, nbval, the strict HTML build and browser tests"
+	@echo "make book       set up .venv with the book pins only and build the HTML book into _build/html"
+	@echo "make test       set up everything; run lint, unit tests, the package check, nbval, the strict HTML build, browser tests"
 	@echo "make notebooks  re-execute every page in place in a fresh kernel"
+	@echo "make package    build the wheel and sdist, twine-check them, install the wheel in a clean venv and train a step"
 	@echo "make bench      run the benchmark (writes bench/results.json)"
+	@echo "Needs Python 3.11+; pick one with PYTHON=, e.g. make PYTHON=python3.12 book"
 
 setup: $(STAMP) $(IPYWIDGETS7)/.installed
 
-$(STAMP): requirements.txt pyproject.toml
-	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "Python 3.10+ is needed, found " + sys.version' 
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
-	$(BIN)/python -m pip install --disable-pip-version-check --no-deps -e .
+# The venv, made with $(PYTHON) once it is known to be new enough for the pins.
+$(BIN)/python:
+	@$(PYTHON) -c '$(PY_OK)' 2>/dev/null || { \
+		echo "error: the pinned environment (requirements*.txt) needs Python 3.11 or newer;" \
+			"PYTHON=$(PYTHON) is $$(command -v $(PYTHON) >/dev/null && $(PYTHON) --version 2>&1 || echo 'not installed')." >&2; \
+		echo "Pick a newer interpreter, e.g.: make PYTHON=python3.12 $(or $(MAKECMDGOALS),book)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+# A .venv left by an older interpreter cannot take the pins: say so instead of failing deep inside pip.
+define check_venv_python
+	@$(BIN)/python -c '$(PY_OK)' || { \
+		echo "error: $(VENV) was made with $$($(BIN)/python --version 2>&1), but the pins need Python 3.11+." >&2; \
+		echo "Remove it and pick a newer interpreter: rm -rf $(VENV) && make PYTHON=python3.12 $(or $(MAKECMDGOALS),book)" >&2; \
+		exit 1; }
+endef
+
+$(BOOK_STAMP): requirements-book.txt | $(BIN)/python
+	$(check_venv_python)
+	$(PIP) -r requirements-book.txt
 	touch $@
+
+$(STAMP): requirements.txt requirements-book.txt pyproject.toml | $(BIN)/python
+	$(check_venv_python)
+	$(PIP) -r requirements.txt
+	$(PIP) --no-deps --no-build-isolation -e .
+	touch $@ $(BOOK_STAMP)
 
 $(IPYWIDGETS7)/.installed: $(STAMP)
 	rm -rf $(IPYWIDGETS7)
@@ -39,10 +66,11 @@ $(IPYWIDGETS7)/.installed: $(STAMP)
 		ipywidgets==7.7.1 ipython_genutils==0.2.0
 	touch $@
 
-book: $(STAMP) html
+book: html
 	@echo "The book is at file://$(CURDIR)/_build/html/index.html"
 
-html: $(STAMP)
+# Building the HTML renders the outputs stored in the notebooks: it needs the book pins only.
+html: $(BOOK_STAMP)
 	$(BIN)/jupyter-book build . $(JB_FLAGS)
 
 notebooks: $(STAMP)
@@ -59,7 +87,11 @@ browser:
 	fi
 
 unit: setup
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests -m "not browser"
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests -m "not browser and not package"
+
+# Wheel and sdist, twine check, the wheel in a clean venv (loose bounds only) running a training step.
+package: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_package.py -m package
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(NBVAL_FLAGS) book
@@ -68,8 +100,9 @@ e2e: $(STAMP) browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests -m browser
 
 test: setup browser
-	$(BIN)/ruff check d2lmini tests scripts bench
+	$(MAKE) lint
 	$(MAKE) unit
+	$(MAKE) package
 	$(MAKE) nbval
 	$(MAKE) html
 	$(MAKE) e2e
@@ -77,8 +110,10 @@ test: setup browser
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
 
+# The workflows cannot run here; actionlint at least checks them.
 lint: $(STAMP)
 	$(BIN)/ruff check d2lmini tests scripts bench
+	$(BIN)/actionlint .github/workflows/*.yml
 
 clean:
 	rm -rf _build .pytest_cache

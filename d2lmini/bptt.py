@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import torch
 
+from d2lmini.checks import check_int
+
 
 @dataclass
 class BPTTGrads:
@@ -51,8 +53,7 @@ def recurrent_matrix(num_hiddens: int, radius: float, kind: str = "gaussian",
     Raises:
         ValueError: ``num_hiddens < 1``, a negative or non-finite ``radius``, or an unknown ``kind``.
     """
-    if isinstance(num_hiddens, bool) or not isinstance(num_hiddens, int) or num_hiddens < 1:
-        raise ValueError(f"num_hiddens must be a positive integer, got {num_hiddens!r}")
+    check_int("num_hiddens", num_hiddens)
     if not (math.isfinite(radius) and radius >= 0):
         raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
     if kind not in ("gaussian", "orthogonal"):
@@ -85,11 +86,6 @@ def _check(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: torch.Te
     if H0.shape != (B, num_hiddens):
         raise ValueError(f"H0 must be ({B}, {num_hiddens}), got {tuple(H0.shape)}")
     return H0
-
-
-def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"the truncation length k must be an integer >= 1, got {k!r}")
 
 
 def _param_grads(X: torch.Tensor, H: torch.Tensor, H0: torch.Tensor, A: torch.Tensor
@@ -151,8 +147,8 @@ def block_carry(num_steps: int, k: int) -> torch.Tensor:
     Raises:
         ValueError: ``k < 1`` or ``num_steps < 1``.
     """
-    _check_k(k)
-    _check_k(num_steps)
+    check_int("the truncation length k", k)
+    check_int("num_steps", num_steps)
     carry = torch.ones(num_steps)
     carry[::k] = 0  # no gradient flows from the first step of a block into the previous block
     carry[0] = 1    # (the entry for step 0 is never used)
@@ -173,7 +169,7 @@ def random_carry(num_steps: int, cut_prob: float, generator: torch.Generator | N
     """
     if not 0 <= cut_prob < 1:
         raise ValueError(f"cut_prob must be in [0, 1), got {cut_prob!r}")
-    _check_k(num_steps)
+    check_int("num_steps", num_steps)
     keep = torch.rand(num_steps, generator=generator, dtype=torch.float64) >= cut_prob
     carry = keep.double() / (1 - cut_prob)
     carry[0] = 1  # the entry for step 0 is never used (as in ``block_carry``)
@@ -210,7 +206,7 @@ def windowed_bptt(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: t
         ValueError: inconsistent shapes or ``k < 1``.
     """
     H0 = _check(X, H, W_hh, dL_dH, H0)
-    _check_k(k)
+    check_int("the truncation length k", k)
     T = H.shape[0]
     G = torch.zeros_like(H)  # (T, B, H): gradient reaching each state, summed over the chains
     A = torch.zeros_like(H)  # (T, B, H): the same, at each pre-activation

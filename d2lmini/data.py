@@ -7,6 +7,7 @@ available, point ``D2LMINI_DATA_DIR`` at a folder that already holds the file.
 from __future__ import annotations
 
 import hashlib
+import numbers
 import os
 import tempfile
 import urllib.request
@@ -23,6 +24,7 @@ TIME_MACHINE_URL = "http://d2l-data.s3-accelerate.amazonaws.com/timemachine.txt"
 TIME_MACHINE_SHA1 = "090b5e7e70c295757f55df93cb0a180b9691891a"
 
 DATA_DIR_ENV = "D2LMINI_DATA_DIR"
+PARTITIONS = ("random", "sequential")
 
 
 class DownloadError(RuntimeError):
@@ -44,18 +46,60 @@ def cache_dir() -> Path:
     return Path(base) / "d2lmini"
 
 
-def download(url: str, sha1: str, filename: str | None = None) -> Path:
+def _check_sha1(sha1: object, filename: object) -> str:
+    """Return ``sha1`` in lower case if it is 40 hexadecimal digits.
+
+    Raises:
+        ValueError: it is not; the message explains d2l's other argument order,
+            the usual way a folder ends up here.
+    """
+    if isinstance(sha1, str) and len(sha1) == 40 and all(c in "0123456789abcdef" for c in sha1.lower()):
+        return sha1.lower()
+    swapped = " (and the third argument looks like one)" if isinstance(filename, str) and len(filename) == 40 else ""
+    raise ValueError(
+        f"sha1 must be the file's SHA-1, 40 hexadecimal digits, got {sha1!r}{swapped}. "
+        "d2l's download(url, folder, sha1_hash) takes a folder second; d2lmini's download(url, sha1, filename) "
+        "takes the SHA-1 second and keeps files in $D2LMINI_DATA_DIR or the cache. "
+        "Write download(url, sha1_hash), or download(url, sha1_hash=..., folder=...) to keep it in a folder."
+    )
+
+
+def download(url: str, sha1: str | None = None, filename: str | None = None, *,
+             sha1_hash: str | None = None, folder: str | os.PathLike | None = None) -> Path:
     """Return a local path to the file at ``url`` whose SHA-1 is ``sha1``.
 
     Looks first in ``$D2LMINI_DATA_DIR`` (used as is, no network), then in the
-    cache, and only then downloads. A download is written to a temporary file
-    in the cache folder and renamed into place only once its SHA-1 matches, so
-    a failed or corrupt download never leaves a file behind.
+    cache (or in ``folder``, if given), and only then downloads into that
+    place. A download is written to a temporary file beside its target and
+    renamed into place only once its SHA-1 matches, so a failed or corrupt
+    download never leaves a file behind.
+
+    d2l's keywords work too: ``download(url, folder="../data", sha1_hash=h)``.
+    Its positional order ``download(url, folder, sha1_hash)`` does not (the
+    second argument here is the SHA-1) and raises a ``ValueError`` saying so.
 
     Raises:
+        TypeError: no SHA-1 was given (d2lmini always verifies), or it was given twice.
+        ValueError: ``url`` is not a URL (d2l's ``DATA_HUB`` names are not known here)
+            or ``sha1`` is not 40 hexadecimal digits (often a folder in d2l's order).
         DownloadError: the file in ``$D2LMINI_DATA_DIR`` has the wrong SHA-1,
             or the download failed, or the downloaded bytes have the wrong SHA-1.
     """
+    if not isinstance(url, str) or "://" not in url:
+        raise ValueError(
+            f"url must be a full URL such as {TIME_MACHINE_URL!r}, got {url!r}. d2l's download('time_machine') "
+            "looks the name up in its DATA_HUB; d2lmini has none: use read_time_machine(), or "
+            "download(TIME_MACHINE_URL, TIME_MACHINE_SHA1)."
+        )
+    if sha1 is not None and sha1_hash is not None:
+        raise TypeError("download() got the SHA-1 twice (sha1 and sha1_hash): pass one of them")
+    sha1 = sha1 if sha1 is not None else sha1_hash
+    if sha1 is None:
+        raise TypeError(
+            "download() needs the file's SHA-1 (d2lmini verifies every file): download(url, sha1) "
+            "or, as in d2l, download(url, sha1_hash=...)"
+        )
+    sha1 = _check_sha1(sha1, filename)
     filename = filename or url.rsplit("/", 1)[-1]
     data_dir = os.environ.get(DATA_DIR_ENV)
     if data_dir:
@@ -70,7 +114,7 @@ def download(url: str, sha1: str, filename: str | None = None) -> Path:
                 )
             return candidate
 
-    target = cache_dir() / filename
+    target = (Path(folder) if folder is not None else cache_dir()) / filename
     if target.is_file() and sha1_of(target) == sha1:
         return target
 
@@ -85,7 +129,7 @@ def download(url: str, sha1: str, filename: str | None = None) -> Path:
             looked = f"{DATA_DIR_ENV}={data_dir!r}" if data_dir else f"{DATA_DIR_ENV} (unset)"
             raise DownloadError(
                 f"Could not download {filename} from {url}: {exc}. Looked in {looked} "
-                f"and in the cache {target.parent}. Connect to the internet, or copy "
+                f"and in {target.parent}. Connect to the internet, or copy "
                 f"{filename} into a folder and set {DATA_DIR_ENV} to that folder."
             ) from exc
         found = sha1_of(tmp_name)
@@ -111,53 +155,98 @@ def read_time_machine() -> str:
 class TimeMachine:
     """The Time Machine as a character-level language-modelling data set.
 
-    The whole preprocessed book becomes a corpus of character indices. The first
-    ``1 - val_fraction`` of it is for training and the rest, with no overlap,
-    for validation.
+    The whole preprocessed book becomes a corpus of ``n`` character indices, cut
+    in book order into three parts that do not overlap and together cover it:
+    training ``corpus[:a]``, validation ``corpus[a:b]`` and test ``corpus[b:]``, with
+    ``a = int(n * (1 - val_fraction - test_fraction))`` and ``b = int(n * (1 - test_fraction))``.
+    The defaults give 80/10/10: 138,742 / 17,343 / 17,343 characters. Tune on
+    validation, report once on test. ``test_fraction=0`` gives the two-way split
+    ``corpus[:int(n * (1 - val_fraction))]`` / rest, with no test part.
 
-    Training minibatches follow random partitioning: every epoch draws a fresh
-    offset in ``[0, num_steps)``, cuts the training corpus from there into
-    non-overlapping subsequences of ``num_steps`` characters, shuffles them and
-    groups them into batches. Targets are the inputs shifted by one character.
+    Training minibatches follow ``partition``. ``"random"`` (the default): every
+    epoch draws a fresh offset in ``[0, num_steps)``, cuts the training corpus
+    from there into non-overlapping subsequences of ``num_steps`` characters,
+    shuffles them and groups them into batches. ``"sequential"``: every epoch
+    draws a fresh offset, cuts the training corpus from there into
+    ``batch_size`` contiguous streams (one per row) and walks along them
+    ``num_steps`` at a time, so row ``i`` of a batch continues row ``i`` of the
+    batch before it and a model may carry its state across batches. The last
+    ``< num_steps`` characters of each stream are left for a later epoch's offset.
+    Targets are the inputs shifted by one character.
 
-    Validation reads the held-out text the way a language model is used: as
-    continuous text. It is cut into ``val_streams`` long contiguous rows that a
+    Validation and test read their text the way a language model is used: as
+    continuous text. Each is cut into ``val_streams`` long contiguous rows that a
     model reads in one pass, so only ``val_streams`` characters are predicted
     from an empty state (instead of one in every ``num_steps``), just as an
-    n-gram model sees the preceding characters everywhere. Every validation
-    character after the first is predicted exactly once.
+    n-gram model sees the preceding characters everywhere. Every character of
+    the part after its first is predicted exactly once.
+
+    Args:
+        batch_size: rows per training batch (streams, for sequential partitioning).
+        num_steps: characters per training row.
+        val_fraction: share of the book for validation, ``0 < val_fraction < 1``.
+        test_fraction: share of the book for test, ``0 <= test_fraction < 1`` (0: no test part).
+        val_streams: rows of the validation and test batches.
+        partition: ``"random"`` or ``"sequential"``.
 
     Attributes:
         text: the preprocessed book. vocab: the character ``Vocab`` (28 entries).
-        corpus: list of indices of ``text``. train_corpus, val_corpus: LongTensors.
+        corpus: list of indices of ``text``. train_corpus, val_corpus, test_corpus:
+        LongTensors (``test_corpus`` is empty when ``test_fraction=0``).
+
+    Raises:
+        ValueError: an argument has the wrong type or range, the fractions add up
+            to 1 or more, or a part is too short for ``num_steps``, ``batch_size``
+            or ``val_streams``.
     """
 
-    def __init__(self, batch_size: int, num_steps: int, val_fraction: float = 0.1, val_streams: int = 8) -> None:
+    def __init__(self, batch_size: int, num_steps: int, val_fraction: float = 0.1, test_fraction: float = 0.1,
+                 val_streams: int = 8, partition: str = "random") -> None:
         check_int("batch_size", batch_size)
         check_int("num_steps", num_steps)
         check_int("val_streams", val_streams)
-        if not 0 < val_fraction < 1:
-            raise ValueError(f"val_fraction must lie strictly between 0 and 1, got {val_fraction!r}")
+        _check_fraction("val_fraction", val_fraction, allow_zero=False)
+        _check_fraction("test_fraction", test_fraction, allow_zero=True)
+        if not val_fraction + test_fraction < 1:
+            raise ValueError(f"val_fraction + test_fraction must be below 1 to leave text for training, "
+                             f"got {val_fraction!r} + {test_fraction!r}")
+        if partition not in PARTITIONS:
+            raise ValueError(f"partition must be one of {PARTITIONS}, got {partition!r}")
         self.batch_size, self.num_steps, self.val_fraction = batch_size, num_steps, val_fraction
-        self.val_streams = val_streams
+        self.test_fraction, self.val_streams, self.partition = test_fraction, val_streams, partition
         self.text = preprocess(read_time_machine())
         tokens = tokenize(self.text, "char")
         self.vocab = Vocab(tokens)
         self.corpus = self.vocab[tokens]
-        num_train = int(len(self.corpus) * (1 - val_fraction))
-        self.train_corpus = torch.tensor(self.corpus[:num_train])
-        self.val_corpus = torch.tensor(self.corpus[num_train:])
-        if len(self.val_corpus) <= max(num_steps, val_streams):
-            raise ValueError(f"num_steps={num_steps} or val_streams={val_streams} is too large for the "
-                             f"validation part ({len(self.val_corpus)} characters)")
+        n = len(self.corpus)
+        train_end, val_end = int(n * (1 - val_fraction - test_fraction)), int(n * (1 - test_fraction))
+        self.train_corpus = torch.tensor(self.corpus[:train_end], dtype=torch.long)
+        self.val_corpus = torch.tensor(self.corpus[train_end:val_end], dtype=torch.long)
+        self.test_corpus = torch.tensor(self.corpus[val_end:], dtype=torch.long)
+        # Every offset in [0, num_steps) must leave at least one training batch.
+        needed = 2 * num_steps if partition == "random" else (batch_size + 1) * num_steps
+        if len(self.train_corpus) < needed:
+            rows = "num_steps" if partition == "random" else "batch_size or num_steps"
+            raise ValueError(f"the training part ({len(self.train_corpus)} characters) is too short for "
+                             f"{partition} partitioning with batch_size={batch_size}, num_steps={num_steps}: it "
+                             f"needs at least {needed}; lower {rows} or val_fraction + test_fraction")
+        parts = [("validation", self.val_corpus)] + ([("test", self.test_corpus)] if test_fraction > 0 else [])
+        for name, part in parts:
+            if len(part) <= max(num_steps, val_streams):
+                raise ValueError(f"num_steps={num_steps} or val_streams={val_streams} is too large for the "
+                                 f"{name} part ({len(part)} characters); lower them or raise its fraction")
 
     def train_dataloader(self, generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Yield ``(X, Y)`` LongTensor batches of shape ``(batch, num_steps)`` for one epoch.
 
-        A new random offset and a new order are drawn on every call, from
-        ``generator`` or else from torch's global generator (see ``set_seed``).
+        A new random offset (and, for random partitioning, a new order) is drawn
+        on every call, from ``generator`` or else from torch's global generator
+        (see ``set_seed``). With random partitioning the last batch may have
+        fewer rows; with sequential partitioning every batch has ``batch_size`` rows.
         """
         offset = int(torch.randint(self.num_steps, (1,), generator=generator))
+        if self.partition == "sequential":
+            return _sequential_batches(self.train_corpus, self.batch_size, self.num_steps, offset)
         starts = partition_starts(len(self.train_corpus), self.num_steps, offset)
         starts = starts[torch.randperm(len(starts), generator=generator)]
         return _batches(self.train_corpus, starts, self.num_steps, self.batch_size)
@@ -170,12 +259,18 @@ class TimeMachine:
         ``r < val_streams`` characters left over, so every validation character except the
         first is a target exactly once.
         """
-        corpus, rows = self.val_corpus, self.val_streams
-        length = (len(corpus) - 1) // rows
-        used = rows * length
-        yield corpus[:used].reshape(rows, length), corpus[1:used + 1].reshape(rows, length)
-        if used < len(corpus) - 1:
-            yield corpus[used:-1].unsqueeze(0), corpus[used + 1:].unsqueeze(0)
+        return _stream_batches(self.val_corpus, self.val_streams)
+
+    def test_dataloader(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Yield the test text exactly as ``val_dataloader`` yields the validation text.
+
+        Raises:
+            ValueError: this data set has no test part (``test_fraction=0``).
+        """
+        if len(self.test_corpus) == 0:
+            raise ValueError("this TimeMachine has no test part (test_fraction=0); "
+                             "create it with test_fraction > 0, e.g. 0.1")
+        return _stream_batches(self.test_corpus, self.val_streams)
 
 
 def partition_starts(length: int, num_steps: int, offset: int) -> torch.Tensor:
@@ -194,3 +289,31 @@ def _batches(corpus: torch.Tensor, starts: torch.Tensor, num_steps: int,
     for i in range(0, len(starts), batch_size):
         idx = starts[i:i + batch_size, None] + window  # (B, T)
         yield corpus[idx], corpus[idx + 1]
+
+
+def _sequential_batches(corpus: torch.Tensor, batch_size: int, num_steps: int,
+                        offset: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Cut ``corpus[offset:]`` into ``batch_size`` contiguous streams and walk along them ``num_steps`` at a time."""
+    length = (len(corpus) - offset - 1) // batch_size  # characters per stream
+    used = batch_size * length
+    X = corpus[offset:offset + used].reshape(batch_size, length)          # (B, L)
+    Y = corpus[offset + 1:offset + used + 1].reshape(batch_size, length)  # (B, L)
+    for t in range(0, length - num_steps + 1, num_steps):
+        yield X[:, t:t + num_steps], Y[:, t:t + num_steps]                # (B, T) each
+
+
+def _stream_batches(corpus: torch.Tensor, streams: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Yield ``corpus`` as ``streams`` back-to-back rows, then a ``(1, r)`` batch of the remainder."""
+    length = (len(corpus) - 1) // streams
+    used = streams * length
+    yield corpus[:used].reshape(streams, length), corpus[1:used + 1].reshape(streams, length)  # (S, L) each
+    if used < len(corpus) - 1:
+        yield corpus[used:-1].unsqueeze(0), corpus[used + 1:].unsqueeze(0)                      # (1, r) each
+
+
+def _check_fraction(name: str, value: object, allow_zero: bool) -> None:
+    inside = isinstance(value, numbers.Real) and not isinstance(value, bool) and (
+        0 <= value < 1 if allow_zero else 0 < value < 1)  # False for NaN
+    if not inside:
+        bounds = "0 <=" if allow_zero else "0 <"
+        raise ValueError(f"{name} must be a number with {bounds} {name} < 1, got {value!r}")

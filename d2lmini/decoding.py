@@ -6,6 +6,8 @@ import math
 
 import torch
 
+from d2lmini.checks import check_int
+
 
 def check_temperature(temperature: float) -> float:
     """Return ``temperature`` as a float, or raise ``ValueError`` if it is negative or not finite."""
@@ -35,8 +37,7 @@ def sample(logits: torch.Tensor, temperature: float, top_k: int | None = None,
     """
     temperature = check_temperature(temperature)
     vocab_size = logits.shape[-1]
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
-                              or not 1 <= top_k <= vocab_size):
+    if top_k is not None and check_int("top_k", top_k) > vocab_size:
         raise ValueError(f"top_k must be an integer between 1 and {vocab_size}, got {top_k!r}")
     if temperature == 0:
         return logits.argmax(dim=-1)

@@ -7,6 +7,7 @@ time-major features ``(T, B, I)``, like ``torch.nn.RNN``.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -123,6 +124,28 @@ class RNNLMScratch(nn.Module):
         if self.optimizer == "adam":
             return torch.optim.Adam(self.parameters(), lr=self.lr)
         return torch.optim.SGD(self.parameters(), lr=self.lr)
+
+    def next_token_probs(self, tokens, start: int = 1) -> np.ndarray:
+        """Return ``P(token i | tokens before i)`` for every position ``i >= start``, as a ``(len - start, V)`` array.
+
+        The model reads ``tokens`` as one continuous row from a zero state, so row ``j`` is the
+        distribution of ``tokens[start + j]``; ``NGramLM.next_token_probs`` returns rows in the
+        same order, which makes the two models' probabilities directly comparable and mixable.
+
+        Raises:
+            ValueError: ``start`` is not in ``[1, len(tokens))``.
+        """
+        tokens = torch.as_tensor(tokens, dtype=torch.long).flatten()
+        if not 1 <= start < len(tokens):
+            raise ValueError(f"need 1 <= start < len(tokens) = {len(tokens)}, got start={start}")
+        was_training = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        with torch.no_grad():
+            logits = self(tokens[None, :-1].to(device))[0]  # (len - 1, V): row i predicts tokens[i + 1]
+            probs = torch.softmax(logits.double(), dim=-1)[start - 1:]
+        self.train(was_training)
+        return probs.cpu().numpy()
 
     def predict(self, prefix: str, num_preds: int, vocab: Vocab, device: torch.device | str | None = None,
                 temperature: float = 0.0, top_k: int | None = None,

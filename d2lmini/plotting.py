@@ -56,3 +56,31 @@ def plot(X, Y=None, xlabel: str | None = None, ylabel: str | None = None, legend
         axes.set_title(title)
     axes.grid(alpha=0.3)
     return axes
+
+
+def plot_training(history: dict, baselines: dict[str, float] | None = None, lr_drop_epoch: int | None = None,
+                  ylim: tuple[float, float] | None = (3.5, 5.0), figsize=(6.5, 3.2)):
+    """Plot a ``Trainer.history``'s training and validation perplexity per epoch; return the ``Axes``.
+
+    Args:
+        history: ``Trainer.history`` (``'epoch'``, ``'train_ppl'``, ``'val_ppl'``).
+        baselines: horizontal reference lines, ``{label: perplexity}`` (e.g. the best n-gram).
+        lr_drop_epoch: the last epoch at the full learning rate; a vertical line marks the drop after it.
+        ylim: the y range; the default makes the 3.5 to 5 region, where the models compete, readable.
+            Values above it are clipped at the top, and the first epochs usually are.
+    """
+    _, ax = plt.subplots(figsize=figsize)
+    ax.plot(history["epoch"], history["train_ppl"], "-o", ms=3, label="training")
+    ax.plot(history["epoch"], history["val_ppl"], "--s", ms=3, label="validation")
+    for (label, value), (color, ls) in zip((baselines or {}).items(), [("k", ":"), ("C3", "-."), ("C4", ":")]):
+        ax.axhline(value, color=color, ls=ls, lw=1.2, label=f"{label} ({value:.2f})")
+    if lr_drop_epoch is not None:
+        ax.axvline(lr_drop_epoch + 0.5, color="0.5", lw=1, ls="--")
+        ax.annotate("learning rate / 10", (lr_drop_epoch + 0.5, 1), xycoords=("data", "axes fraction"),
+                    xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=8, color="0.35")
+    ax.set(xlabel="epoch", ylabel="perplexity")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(alpha=0.3)
+    return ax

@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import torch
 
+from d2lmini.checks import check_int
+
 
 def lag_features(x: torch.Tensor, tau: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(features, labels)`` for predicting ``x[t]`` from ``x[t - tau : t]``.
@@ -16,7 +18,7 @@ def lag_features(x: torch.Tensor, tau: int) -> tuple[torch.Tensor, torch.Tensor]
     Raises:
         ValueError: ``tau`` is not in ``[1, len(x))``.
     """
-    if not 1 <= tau < len(x):
+    if check_int("tau", tau) >= len(x):
         raise ValueError(f"tau must be between 1 and len(x) - 1 = {len(x) - 1}, got {tau}")
     features = torch.stack([x[i:len(x) - tau + i] for i in range(tau)], dim=1)
     return features, x[tau:]
@@ -40,8 +42,7 @@ def k_step_ahead(x: torch.Tensor, predict: Callable[[torch.Tensor], torch.Tensor
     Returns:
         A tensor of shape ``(max_k, T)`` with the dtype of ``x``.
     """
-    if max_k < 1:
-        raise ValueError(f"max_k must be >= 1, got {max_k}")
+    check_int("max_k", max_k)
     T = len(x)
     windows, _ = lag_features(torch.cat([x, x.new_zeros(1)]), tau)  # (T - tau + 1, tau): every observed window
     columns = list(windows.T)

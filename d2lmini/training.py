@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import random
 import time
 from collections.abc import Callable, Iterable
@@ -10,6 +11,8 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import torch
 from torch import nn
+
+from d2lmini.checks import check_int, safe_exp
 
 
 def set_seed(seed: int) -> None:
@@ -54,8 +57,7 @@ def perplexity(model: Callable[[torch.Tensor], torch.Tensor],
         model.train(was_training)
     if total_tokens == 0:
         raise ValueError("the dataloader yielded no tokens, so perplexity is undefined")
-    mean_nll = total_nll / total_tokens
-    return math.exp(mean_nll) if mean_nll < 700 else math.inf  # a diverged model: no overflow error
+    return safe_exp(total_nll / total_tokens)  # inf for a diverged model, not an OverflowError
 
 
 def _in_notebook() -> bool:
@@ -74,28 +76,45 @@ class Trainer:
     ``configure_optimizers()``; the data provides ``train_dataloader()`` and
     ``val_dataloader()`` (see ``TimeMachine``).
 
-    Args:
+    Args (all but ``max_epochs`` by keyword: d2l's second positional argument is
+    ``num_gpus``, ours was ``gradient_clip_val``, so ``Trainer(10, 1)`` raises a ``TypeError``):
         max_epochs: number of passes over the training data.
         gradient_clip_val: if > 0, rescale the gradient of all parameters
             together whenever its global L2 norm exceeds this value.
+        num_gpus: as in d2l: 0 trains on the CPU, 1 or more on the first GPU if
+            there is one (else the CPU); only one device is ever used.
         device: where to train; ``None`` means a GPU when one exists, else the CPU.
+            Give ``device`` or ``num_gpus``, not both.
         plot: draw a live train/validation perplexity plot when running in Jupyter.
-        lr_schedule: optional ``f(epoch) -> factor``; epoch ``e`` (counted from 0)
-            trains with the optimiser's learning rate times ``f(e)``. For example
-            ``lambda e: 1.0 if e < 24 else 0.1`` divides it by ten for the last epochs.
+        lr_schedule: optional ``f(epoch) -> factor``. Epochs are counted from 1, as in
+            ``history['epoch']``: epoch ``e`` trains with the optimiser's learning rate
+            times ``f(e)``. For example ``lambda e: 1.0 if e <= 24 else 0.1`` divides it
+            by ten from epoch 25 on.
 
-    After ``fit``: ``history`` maps ``'epoch'``, ``'train_ppl'``, ``'val_ppl'`` and
-    ``'epoch_time'`` (seconds) to per-epoch lists; ``grad_norms`` holds the
+    After ``fit``: ``history`` maps ``'epoch'`` (1, 2, ...), ``'train_ppl'``, ``'val_ppl'``
+    and ``'epoch_time'`` (seconds) to per-epoch lists; ``grad_norms`` holds the
     global gradient norm of every update before clipping; ``train_time`` is
-    the total seconds spent in ``fit``.
+    the total seconds spent in ``fit``. Each call of ``fit`` starts these afresh.
     """
 
-    def __init__(self, max_epochs: int, gradient_clip_val: float = 0, device: torch.device | str | None = None,
-                 plot: bool = True, lr_schedule: Callable[[int], float] | None = None) -> None:
-        if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
-            raise ValueError(f"max_epochs must be a positive integer, got {max_epochs!r}")
+    def __init__(self, max_epochs: int, *args: object, gradient_clip_val: float = 0, num_gpus: int | None = None,
+                 device: torch.device | str | None = None, plot: bool = True,
+                 lr_schedule: Callable[[int], float] | None = None) -> None:
+        """Raises ``TypeError`` for a positional argument after ``max_epochs`` and ``ValueError`` for bad values."""
+        if args:
+            raise TypeError(
+                f"Trainer takes only max_epochs by position, got {args!r} after it. Name the rest, e.g. "
+                "Trainer(max_epochs=10, num_gpus=1, gradient_clip_val=1.0): d2l's second positional argument is "
+                "num_gpus and this package's was gradient_clip_val, so a positional value would be ambiguous."
+            )
+        check_int("max_epochs", max_epochs)
         if not gradient_clip_val >= 0:
             raise ValueError(f"gradient_clip_val must be >= 0 (0 turns clipping off), got {gradient_clip_val!r}")
+        if num_gpus is not None:
+            check_int("num_gpus", num_gpus, minimum=0)
+            if device is not None:
+                raise ValueError(f"give device or num_gpus, not both (got device={device!r}, num_gpus={num_gpus})")
+            device = try_gpu() if num_gpus > 0 else torch.device("cpu")
         self.max_epochs, self.gradient_clip_val = max_epochs, gradient_clip_val
         self.device = torch.device(device) if device is not None else try_gpu()
         self.plot, self.lr_schedule = plot, lr_schedule
@@ -104,15 +123,27 @@ class Trainer:
         self.train_time = 0.0
 
     def fit(self, model: nn.Module, data) -> Trainer:
-        """Train ``model`` on ``data`` for ``max_epochs`` epochs and return ``self``."""
+        """Train ``model`` on ``data`` for ``max_epochs`` epochs and return ``self``.
+
+        Every call starts a fresh ``history`` and ``grad_norms`` (epochs counted from 1
+        again) and a fresh optimiser from ``model.configure_optimizers()``; the model
+        keeps its weights, so a second call trains it further but records only its own epochs.
+
+        Raises:
+            ValueError: ``lr_schedule`` returned a factor that is negative or not finite.
+        """
         model.to(self.device)
         optimizer = model.configure_optimizers()
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self.lr_schedule) if self.lr_schedule else None
+        base_lrs = [group["lr"] for group in optimizer.param_groups]
         params = [p for p in model.parameters() if p.requires_grad]
+        self.history = {key: [] for key in self.history}  # the keys __init__ lists, emptied
+        self.grad_norms = []
         live = _LivePlot() if self.plot and _in_notebook() else None
         start = time.perf_counter()
         for epoch in range(1, self.max_epochs + 1):
             epoch_start = time.perf_counter()
+            if self.lr_schedule is not None:
+                self._set_learning_rates(optimizer, base_lrs, epoch)
             model.train()
             total_nll, total_tokens = 0.0, 0
             for X, Y in data.train_dataloader():
@@ -124,12 +155,9 @@ class Trainer:
                 optimizer.step()
                 total_nll += loss.item() * Y.numel()
                 total_tokens += Y.numel()
-            if scheduler:
-                scheduler.step()
             val_ppl = perplexity(model, data.val_dataloader(), self.device)
             self.history["epoch"].append(epoch)
-            mean_nll = total_nll / total_tokens
-            self.history["train_ppl"].append(math.exp(mean_nll) if mean_nll < 700 else math.inf)
+            self.history["train_ppl"].append(safe_exp(total_nll / total_tokens))
             self.history["val_ppl"].append(val_ppl)
             self.history["epoch_time"].append(time.perf_counter() - epoch_start)
             if live:
@@ -139,9 +167,43 @@ class Trainer:
             live.close()
         return self
 
-    def clip_gradients(self, params: list[nn.Parameter]) -> float:
-        """Clip by global norm if ``gradient_clip_val > 0``; return the norm before clipping."""
-        max_norm = self.gradient_clip_val if self.gradient_clip_val > 0 else math.inf
+    def _set_learning_rates(self, optimizer: torch.optim.Optimizer, base_lrs: list[float], epoch: int) -> None:
+        """Set each parameter group's rate to its starting rate times ``lr_schedule(epoch)``."""
+        factor = self.lr_schedule(epoch)
+        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not math.isfinite(factor) or factor < 0:
+            raise ValueError(f"lr_schedule({epoch}) must return a finite number >= 0, got {factor!r}")
+        for group, base_lr in zip(optimizer.param_groups, base_lrs):
+            group["lr"] = base_lr * factor
+
+    def clip_gradients(self, params: Iterable[torch.Tensor] | nn.Module | float,
+                       model: nn.Module | None = None) -> float:
+        """Rescale gradients together so their global L2 norm is at most a bound; return the norm before clipping.
+
+        ``clip_gradients(params)`` (a list of parameters or a model) clips to
+        ``gradient_clip_val`` and only measures when that is 0. d2l's form
+        ``clip_gradients(grad_clip_val, model)`` clips the trainable parameters
+        of ``model`` to ``grad_clip_val``.
+
+        Raises:
+            TypeError: a number without a model after it, or a model after a list of parameters.
+            ValueError: ``grad_clip_val`` is not a positive number.
+        """
+        if isinstance(params, numbers.Real) and not isinstance(params, bool):
+            if not isinstance(model, nn.Module):
+                raise TypeError(
+                    f"clip_gradients({params!r}) looks like d2l's clip_gradients(grad_clip_val, model) without the "
+                    "model: pass the model second, or call clip_gradients(model.parameters()) to clip to "
+                    "this trainer's gradient_clip_val"
+                )
+            if not params > 0:
+                raise ValueError(f"grad_clip_val must be a positive number, got {params!r}")
+            max_norm, params = float(params), model
+        elif model is not None:
+            raise TypeError("clip_gradients takes (params) or d2l's (grad_clip_val, model), not (params, model)")
+        else:
+            max_norm = self.gradient_clip_val if self.gradient_clip_val > 0 else math.inf
+        if isinstance(params, nn.Module):
+            params = [p for p in params.parameters() if p.requires_grad]
         return float(nn.utils.clip_grad_norm_(params, max_norm))
 
 

@@ -10,25 +10,49 @@
   network, so it works in the built book and in a page opened from disk.
 
 Jupyter front ends pick the widget; the book's ``_config.yml`` tells myst-nb
-to pick the HTML.
+to pick the HTML. The static view's markup and script live in
+``d2lmini/templates/explore.html``.
+
+``temperature_explorer(model, prefix, vocab, temperatures)`` is the slider over
+sampling temperatures that the language-model pages show.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import html
 import io
 import json
+import re
+import string
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from itertools import count
 
 import matplotlib.pyplot as plt
+import torch
 from matplotlib.figure import Figure
+
+from d2lmini.checks import check_int
+from d2lmini.decoding import check_temperature
 
 MAX_STATIC_BYTES = 500_000
 _instances = count()
+
+
+@functools.cache
+def _template() -> string.Template:
+    """The static view's template, read once from the package.
+
+    The file is laid out for reading: a line break and the indentation after it are
+    not part of the HTML, so the page gets one line, as compact as it was written.
+    """
+    text = (resources.files("d2lmini") / "templates" / "explore.html").read_text(encoding="utf-8")
+    return string.Template(re.sub(r"\n\s*", "", text))
 
 
 @dataclass(frozen=True)
@@ -134,26 +158,10 @@ class Explorer:
             if frame.text is not None:
                 body += f'<pre class="d2lmini-text">{html.escape(frame.text, quote=False)}</pre>'
             parts.append(f'<div class="d2lmini-frame" data-frame="{i}"{hidden}>{body}</div>')
-        last = len(self.values) - 1
-        default_label = html.escape(self.labels[self.default_index])
-        out = (
-            f'<div class="d2lmini-explore" id="{uid}">'
-            f'<label style="display:flex;gap:0.75em;align-items:center">'
-            f'<span>{name} = <output>{default_label}</output></span>'
-            f'<input type="range" min="0" max="{last}" step="1" value="{self.default_index}" '
-            f'aria-label="{name}" aria-valuetext="{name} = {default_label}" style="flex:1;max-width:24em">'
-            f'</label>{"".join(parts)}'
-            f"<script>(function () {{"
-            f"var root = document.getElementById({json.dumps(uid)});"
-            f"var input = root.querySelector('input'), output = root.querySelector('output');"
-            f"var frames = root.querySelectorAll('.d2lmini-frame');"
-            f"var labels = {json.dumps(self.labels)}, name = {json.dumps(self.name)};"
-            f"function show() {{ var i = Number(input.value);"
-            f" frames.forEach(function (f, j) {{ f.hidden = (j !== i); }});"
-            f" output.textContent = labels[i]; input.setAttribute('aria-valuetext', name + ' = ' + labels[i]); }}"
-            f"input.addEventListener('input', show); input.addEventListener('change', show); show();"
-            f"}})();</script></div>"
-        )
+        out = _template().substitute(
+            uid=uid, uid_json=json.dumps(uid), name=name, name_json=json.dumps(self.name),
+            labels_json=json.dumps(self.labels), default_label=html.escape(self.labels[self.default_index]),
+            default_index=self.default_index, last=len(self.values) - 1, frames="".join(parts))
         if len(out.encode()) > self.max_bytes:
             raise ValueError(
                 f"the static view of {self.name!r} is {len(out.encode()):,} bytes, over the limit of "
@@ -226,3 +234,44 @@ def explore(func: Callable, name: str, values: Sequence, default=None, *, dpi: i
         ValueError: no values, a default outside them, or a static view over ``max_bytes``.
     """
     return Explorer(func, name, values, default, dpi=dpi, fmt=fmt, max_bytes=max_bytes)
+
+
+def temperature_explorer(model, prefix: str, vocab, temperatures: Sequence[float], num_preds: int = 200,
+                         seed: int = 1234, width: int = 72, default: float | None = None) -> Explorer:
+    """Show what ``model`` writes after ``prefix`` with a slider over sampling ``temperatures``.
+
+    Every temperature samples with a fresh ``torch.Generator`` seeded with ``seed``, so
+    a value always shows the same text however the slider got there, and the static
+    view matches the live one.
+
+    Args:
+        model: a language model with ``predict(prefix, num_preds, vocab, temperature=, generator=)``
+            (``RNNLMScratch``, ``RNNLM``).
+        prefix: the text to continue. vocab: the model's ``Vocab``.
+        temperatures: the slider's values (0 is greedy).
+        num_preds: characters to generate after the prefix.
+        seed: the seed of every draw.
+        width: the text is wrapped to lines of at most this many characters.
+        default: the temperature shown first (the first one if omitted).
+
+    Returns:
+        An ``Explorer`` named ``"temperature"``; make it the last expression of a cell.
+
+    Raises:
+        ValueError: a temperature that is negative or not finite, ``num_preds`` or
+            ``width`` not a positive integer, ``seed`` not an integer >= 0, or a
+            ``default`` outside ``temperatures``.
+    """
+    temperatures = list(temperatures)
+    for temperature in temperatures:
+        check_temperature(temperature)  # now rather than when the slider first reaches it
+    check_int("num_preds", num_preds)
+    check_int("width", width)
+    check_int("seed", seed, minimum=0)
+
+    def sample_text(temperature: float) -> str:
+        generator = torch.Generator().manual_seed(seed)
+        text = model.predict(prefix, num_preds, vocab, temperature=temperature, generator=generator)
+        return textwrap.fill(text, width)
+
+    return explore(sample_text, "temperature", temperatures, default)

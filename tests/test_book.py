@@ -88,3 +88,28 @@ def test_widgets_the_book_promises_exist():
     assert "temperature" in explore_names("rnn-scratch")
     assert "temperature" in explore_names("rnn-concise")
     assert explore_names("bptt")
+
+
+def tags(cell):
+    return cell.get("metadata", {}).get("tags", [])
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_outputs_nbval_does_not_compare_are_asserted_or_only_wall_clock(name):
+    """A cell whose output nbval ignores must check its result itself, unless it only prints a timing."""
+    for cell in notebook(name)["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        src = source(cell)
+        assert "nbval-skip" not in tags(cell) and "NBVAL_SKIP" not in src, f"{name}: a skipped cell:\n{src}"
+        if "nbval-ignore-output" in tags(cell) or "NBVAL_IGNORE_OUTPUT" in src:
+            asserts = re.search(r"^\s*assert\b", src, flags=re.M)
+            timing = re.search(r"perf_counter|train_time|epoch_time|seconds", src)
+            assert asserts or timing, f"{name}: an ignored cell neither asserts nor only times:\n{src}"
+
+
+def test_nbval_is_strict():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--nbval-lax" not in makefile and "--nbval " in makefile + " "
+    sanitize = (ROOT / "tests" / "nbval_sanitize.cfg").read_text()
+    assert re.findall(r"^regex: (.*)$", sanitize, flags=re.M) == [r"data:image/png;base64,[A-Za-z0-9+/=]+"]

@@ -119,3 +119,31 @@ def test_prefix_is_preprocessed_and_out_of_vocabulary_characters_are_errors():
     assert model.predict("A, B!", 0, small) == "a b "
     with pytest.raises(ValueError, match=r"outside the vocabulary.*\['d', 'z'\]"):
         model.predict("zad", 3, small)
+
+
+def test_next_token_probs_reads_one_row_and_matches_the_loss():
+    import numpy as np
+
+    torch.manual_seed(0)
+    lm = d2l.RNNLMScratch(d2l.RNNScratch(6, 5, sigma=0.5), 6)
+    tokens = torch.randint(0, 6, (40,))
+    probs = lm.next_token_probs(tokens)                       # (39, 6): row j is P(tokens[j + 1] | ...)
+    assert probs.shape == (39, 6) and np.allclose(probs.sum(axis=1), 1)
+    nll = -np.log(probs[np.arange(39), tokens[1:].numpy()]).mean()
+    loss = lm.loss(lm(tokens[None, :-1]), tokens[None, 1:]).item()
+    assert nll == pytest.approx(loss, rel=1e-5)
+    assert np.allclose(lm.next_token_probs(tokens, start=10), probs[9:])
+    with pytest.raises(ValueError, match="start"):
+        lm.next_token_probs(tokens, start=0)
+
+
+@pytest.mark.parametrize("make", [lambda: d2l.RNNLMScratch(d2l.RNNScratch(V, H), V),
+                                  lambda: d2l.RNNLM(d2l.RNN(V, H), V)])
+def test_a_float64_model_runs_and_trains_in_float64(make):
+    lm = make().double()
+    X = torch.randint(0, V, (3, 7))
+    assert lm.one_hot(X).dtype == torch.float64
+    logits = lm(X)
+    assert logits.dtype == torch.float64
+    lm.loss(logits, X).backward()
+    assert all(p.grad.dtype == torch.float64 for p in lm.parameters())

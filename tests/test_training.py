@@ -71,21 +71,58 @@ def test_trainer_learns_and_records_history():
     assert len(trainer.grad_norms) == 60 and trainer.train_time > 0
 
 
-def test_lr_schedule_sets_the_rate_of_each_epoch():
-    seen = []
+class Recording(d2l.RNNLMScratch):
+    """Records the learning rate of every update."""
 
-    class Recording(d2l.RNNLMScratch):
-        def loss(self, logits, Y):
-            seen.append(self.opt.param_groups[0]["lr"])
-            return super().loss(logits, Y)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = []
 
-        def configure_optimizers(self):
-            self.opt = super().configure_optimizers()
-            return self.opt
+    def loss(self, logits, Y):
+        self.seen.append(self.opt.param_groups[0]["lr"])
+        return super().loss(logits, Y)
+
+    def configure_optimizers(self):
+        self.opt = super().configure_optimizers()
+        return self.opt
+
+
+def test_lr_schedule_counts_epochs_from_one_like_the_history():
+    asked = []
+
+    def schedule(epoch):
+        asked.append(epoch)
+        return 1 / epoch
 
     model = Recording(d2l.RNNScratch(3, 4), 3, lr=0.5)
-    d2l.Trainer(4, device="cpu", plot=False, lr_schedule=lambda e: 1.0 if e < 2 else 0.1).fit(model, Tiny())
-    assert seen == pytest.approx([0.5, 0.5, 0.05, 0.05])
+    trainer = d2l.Trainer(4, device="cpu", plot=False, lr_schedule=schedule).fit(model, Tiny())
+    assert asked == trainer.history["epoch"] == [1, 2, 3, 4]
+    assert model.seen == pytest.approx([0.5, 0.25, 0.5 / 3, 0.125])  # epoch 1 trains at f(1)
+
+
+def test_lr_schedule_switches_where_the_docstring_says():
+    model = Recording(d2l.RNNScratch(3, 4), 3, lr=0.5)
+    d2l.Trainer(5, device="cpu", plot=False, lr_schedule=lambda e: 1.0 if e <= 3 else 0.1).fit(model, Tiny())
+    assert model.seen == pytest.approx([0.5, 0.5, 0.5, 0.05, 0.05])  # divided by ten from epoch 4 on
+
+
+@pytest.mark.parametrize("factor", [-0.1, float("nan"), float("inf"), "1", None])
+def test_lr_schedule_returning_a_bad_factor_is_a_clear_error(factor):
+    trainer = d2l.Trainer(2, device="cpu", plot=False, lr_schedule=lambda e: factor)
+    with pytest.raises(ValueError, match=r"lr_schedule\(1\) must return a finite number >= 0"):
+        trainer.fit(d2l.RNNLMScratch(d2l.RNNScratch(3, 4), 3), Tiny())
+
+
+def test_each_fit_starts_a_fresh_history_and_keeps_the_weights():
+    d2l.set_seed(0)
+    model = d2l.RNNLMScratch(d2l.RNNScratch(3, 8, sigma=0.5), 3, lr=0.05, optimizer="adam")
+    trainer = d2l.Trainer(max_epochs=20, gradient_clip_val=1.0, device="cpu", plot=False)
+    first = dict(trainer.fit(model, Tiny()).history)
+    second = trainer.fit(model, Tiny()).history
+    assert first["epoch"] == second["epoch"] == list(range(1, 21))
+    assert len(second["val_ppl"]) == len(second["train_ppl"]) == len(second["epoch_time"]) == 20
+    assert len(trainer.grad_norms) == 20  # this call's updates only
+    assert second["val_ppl"][0] < first["val_ppl"][0]  # the second call went on from the trained weights
 
 
 def test_clipping_bounds_the_global_norm_and_reports_the_norm_before():

@@ -1,5 +1,6 @@
 """d2lmini.explore: the static HTML view, and the live ipywidgets view driven like a front end."""
 
+import html
 import json
 import os
 import re
@@ -12,9 +13,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
+import d2lmini as d2l  # noqa: E402
 from d2lmini import explore  # noqa: E402
-from d2lmini.widgets import Frame  # noqa: E402
+from d2lmini.widgets import Explorer, Frame  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 IPYWIDGETS7 = ROOT / ".venv-ipywidgets7"
@@ -58,6 +61,56 @@ def test_ids_do_not_depend_on_png_bytes():
     assert a != b and strip.sub("", a) == strip.sub("", b)
 
 
+# The static view as the f-string implementation wrote it before the markup moved into
+# d2lmini/templates/explore.html: the template must reproduce it byte for byte.
+GOLDEN_TEXT_ONLY = (
+    '<div class="d2lmini-explore" id="d2lmini-explore-f56adac49622"><label style="display:flex;'
+    'gap:0.75em;align-items:center"><span>T = <output>1</output></span>'
+    '<input type="range" min="0" max="2" step="1" value="1" aria-label="T" aria-valuetext="T = 1" style="flex:1;'
+    'max-width:24em"></label><div class="d2lmini-frame" data-frame="0" hidden>'
+    '<pre class="d2lmini-text">cold</pre></div><div class="d2lmini-frame" data-frame="1">'
+    '<pre class="d2lmini-text">&lt;b&gt; &amp; \'warm\'\n "x"</pre></div>'
+    '<div class="d2lmini-frame" data-frame="2" hidden><pre class="d2lmini-text">hot</pre></div>'
+    '<script>(function () {var root = document.getElementById("d2lmini-explore-f56adac49622");'
+    "var input = root.querySelector('input'), output = root.querySelector('output');"
+    'var frames = root.querySelectorAll(\'.d2lmini-frame\');var labels = ["0.5", "1", "2"], name = "T";'
+    'function show() { var i = Number(input.value);'
+    ' frames.forEach(function (f, j) { f.hidden = (j !== i); }); output.textContent = labels[i];'
+    " input.setAttribute('aria-valuetext', name + ' = ' + labels[i]);"
+    " }input.addEventListener('input', show); input.addEventListener('change', show); show();})();"
+    '</script></div>')
+GOLDEN_PNG_AND_ESCAPES = (
+    '<div class="d2lmini-explore" id="d2lmini-explore-10baa06b7f98"><label style="display:flex;'
+    'gap:0.75em;align-items:center"><span>k &lt;&amp;&gt; &quot;q&quot; = <output>1</output></span>'
+    '<input type="range" min="0" max="1" step="1" value="0" aria-label="k &lt;&amp;&gt; &quot;q&quot;'
+    '" aria-valuetext="k &lt;&amp;&gt; &quot;q&quot; = 1" style="flex:1;max-width:24em"></label>'
+    '<div class="d2lmini-frame" data-frame="0"><img src="data:image/png;base64,iVBORw0K" alt="k &lt;'
+    '&amp;&gt; &quot;q&quot; = 1"></div><div class="d2lmini-frame" data-frame="1" hidden>'
+    '<img src="data:image/png;base64,YWI=" alt="k &lt;&amp;&gt; &quot;q&quot; = 2">'
+    '<pre class="d2lmini-text">t {x} }} {{</pre></div><script>'
+    '(function () {var root = document.getElementById("d2lmini-explore-10baa06b7f98");'
+    "var input = root.querySelector('input'), output = root.querySelector('output');"
+    'var frames = root.querySelectorAll(\'.d2lmini-frame\');var labels = ["1", "2"], name = "k <&>'
+    ' \\"q\\"";function show() { var i = Number(input.value);'
+    ' frames.forEach(function (f, j) { f.hidden = (j !== i); }); output.textContent = labels[i];'
+    " input.setAttribute('aria-valuetext', name + ' = ' + labels[i]);"
+    " }input.addEventListener('input', show); input.addEventListener('change', show); show();})();"
+    '</script></div>')
+
+
+def _static(name, values, default, frames):
+    ex = Explorer(lambda v: "unused", name, values, default)
+    ex._instance = 0  # the id hashes the instance number; pin it
+    return ex._build_static(frames)
+
+
+def test_static_html_is_byte_for_byte_what_the_f_string_wrote():
+    frames = [Frame(None, "cold"), Frame(None, "<b> & 'warm'\n \"x\""), Frame(None, "hot")]
+    assert _static("T", [0.5, 1.0, 2.0], 1.0, frames) == GOLDEN_TEXT_ONLY
+    frames = [Frame(b"\x89PNG\r\n", None), Frame(b"ab", "t {x} }} {{")]
+    assert _static('k <&> "q"', [1, 2], None, frames) == GOLDEN_PNG_AND_ESCAPES
+
+
 def test_size_limit_and_bad_inputs_are_clear_errors():
     with pytest.raises(ValueError, match="over the limit"):
         explore(curve, "k", list(range(5)), max_bytes=2_000).static_html()
@@ -67,6 +120,45 @@ def test_size_limit_and_bad_inputs_are_clear_errors():
         explore(curve, "k", [])
     with pytest.raises(TypeError, match="Figure, a str"):
         explore(lambda k: 42, "k", [1]).static_html()
+
+
+def _tiny_language_model():
+    d2l.set_seed(0)
+    vocab = d2l.Vocab(list("the cat sat on a mat"))
+    return d2l.RNNLMScratch(d2l.RNNScratch(len(vocab), 8, sigma=1.0), len(vocab)), vocab
+
+
+def test_temperature_explorer_samples_each_value_with_a_fresh_seeded_generator():
+    model, vocab = _tiny_language_model()
+    ex = d2l.temperature_explorer(model, "the ", vocab, [0, 0.5, 1.0, 2.0], num_preds=150, width=30, default=1.0)
+    assert ex.name == "temperature" and ex.labels == ["0", "0.5", "1", "2"] and ex.default_index == 2
+
+    def expected(temperature, seed=1234):
+        generator = torch.Generator().manual_seed(seed)
+        return model.predict("the ", 150, vocab, temperature=temperature, generator=generator)
+
+    texts = {t: ex.render(t).text for t in [0, 1.0, 2.0]}
+    assert texts[1.0] == textwrap.fill(expected(1.0), 30) and texts[1.0] != texts[2.0]
+    assert texts[0] == textwrap.fill(model.predict("the ", 150, vocab), 30)  # temperature 0 is greedy
+    assert ex.render(1.0).text == texts[1.0]  # the same value shows the same text, whatever came before
+    lines = texts[2.0].splitlines()
+    assert len(lines) > 1 and max(len(line) for line in lines) <= 30
+    other_seed = d2l.temperature_explorer(model, "the ", vocab, [1.0], num_preds=150, seed=7)
+    assert other_seed.render(1.0).text == textwrap.fill(expected(1.0, seed=7), 72) != textwrap.fill(expected(1.0), 72)
+    page = ex.static_html()
+    assert page.count('<pre class="d2lmini-text">') == 4 and html.escape(texts[2.0], quote=False) in page
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"temperatures": [0.5, -1.0]}, "temperature"), ({"temperatures": [float("nan")]}, "temperature"),
+    ({"num_preds": 0}, "num_preds"), ({"width": 2.5}, "width"), ({"seed": -1}, "seed"),
+    ({"default": 3.0}, "not one of the values"),
+])
+def test_temperature_explorer_rejects_bad_arguments(kwargs, message):
+    model, vocab = _tiny_language_model()
+    args = {"temperatures": [0.5, 1.0]} | kwargs
+    with pytest.raises(ValueError, match=message):
+        d2l.temperature_explorer(model, "the ", vocab, **args)
 
 
 def test_mimebundle_carries_both_views():

@@ -1,0 +1,574 @@
+"""Studies too slow for a page: each subcommand measures one thing and writes one JSON file.
+
+Usage: python studies/run.py {ngram,search,seeds,scaling,timing,all} [--quick] [--out DIR]
+
+Every file holds the exact command, the seeds, package versions, the machine, a timestamp, the wall time
+and the results; the pages read these files instead of retraining. Training uses one thread, so two studies
+can run side by side on two cores. ``--quick`` runs a tiny slice (for the unit test). See studies/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import d2lmini as d2l
+from d2lmini.checks import check_int, safe_exp
+
+STUDIES_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One way to train the chapter's RNN language model (the fields a study varies)."""
+
+    kind: str = "nn.RNN"           # "scratch" (RNNLMScratch over RNNScratch) or "nn.RNN" (RNNLM over RNN)
+    num_hiddens: int = 128
+    batch_size: int = 32
+    num_steps: int = 64
+    lr: float = 0.01               # Adam; AdamW when weight_decay > 0
+    gradient_clip_val: float = 1.0
+    max_epochs: int = 30
+    lr_drop_fraction: float = 0.2  # the last fifth of the epochs trains at lr / 10; 0 turns the drop off
+    weight_decay: float = 0.0      # decoupled (AdamW)
+    partition: str = "random"      # "sequential": rows continue across batches and the state is carried
+
+
+# The chapter's setup (rnn-scratch, rnn-concise): 128 hidden, batch 32, 64 steps, Adam 0.01, clip 1, 30 epochs
+# with lr x0.1 for the last 6. The seeds study measures it; search and scaling vary it. Keep in step with the pages.
+SETUP = Setup()
+KINDS = ("scratch", "nn.RNN")
+
+NGRAM_ORDERS = range(1, 9)
+NGRAM_ALPHA = 0.1
+KN_DISCOUNTS = (0.5, 0.6, 0.75, 0.9, 0.95)
+
+SEARCH_BUDGET = 60.0  # seconds of training per configuration, one thread
+SEARCH_SEED = 0
+# One factor at a time around the chapter's setup (nn.RNN, the faster layer), then two combinations.
+SEARCH_VARIATIONS: list[tuple[str, dict]] = [
+    ("baseline", {}),
+    ("256 hidden", {"num_hiddens": 256}),
+    ("num_steps 32", {"num_steps": 32}),
+    ("num_steps 128", {"num_steps": 128}),
+    ("lr 0.005", {"lr": 0.005}),
+    ("lr 0.02", {"lr": 0.02}),
+    ("batch 16", {"batch_size": 16}),
+    ("batch 64", {"batch_size": 64}),
+    ("no lr drop", {"lr_drop_fraction": 0.0}),
+    ("weight decay 0.01", {"weight_decay": 0.01}),
+    ("weight decay 0.1", {"weight_decay": 0.1}),
+    ("sequential, state carried", {"partition": "sequential"}),
+    ("sequential, 256 hidden", {"partition": "sequential", "num_hiddens": 256}),
+]
+
+SEEDS = (0, 1, 2)
+MIX_WEIGHTS = [round(0.05 * i, 2) for i in range(21)]  # weight of the RNN in w p_RNN + (1 - w) p_KN
+IDENTITY_RTOL = 1e-6
+
+SCALING_SEED = 0
+SCALING_LONG_EPOCHS = 120
+SCALING_HIDDENS = (64, 128, 256, 512)
+SCALING_FRACTIONS = (0.25, 0.5, 1.0)
+SCALING_RUN_CAP = 240.0  # seconds of training per run at most; a slower run trains fewer epochs (and says so)
+
+TIMING_REPS = 7
+
+# --quick: a slice of each part, one epoch, two configurations.
+QUICK_TRAIN_CHARS, QUICK_EVAL_CHARS = 6000, 1500
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+# ----------------------------------------------------------------------------------------- data, models, training
+
+def load_data(setup: Setup, quick: bool = False, train_fraction: float = 1.0) -> d2l.TimeMachine:
+    """Return The Time Machine (80/10/10) batched as ``setup`` says, keeping only the first ``train_fraction``
+    of the training part; ``quick`` keeps a small slice of every part.
+
+    ``TimeMachine`` reads ``train_corpus``, ``val_corpus`` and ``test_corpus`` whenever a dataloader is asked
+    for, so shortening them shortens what every dataloader yields.
+    """
+    data = d2l.TimeMachine(setup.batch_size, setup.num_steps, partition=setup.partition)
+    if quick:
+        data.train_corpus = data.train_corpus[:QUICK_TRAIN_CHARS]
+        data.val_corpus = data.val_corpus[:QUICK_EVAL_CHARS]
+        data.test_corpus = data.test_corpus[:QUICK_EVAL_CHARS]
+    data.train_corpus = data.train_corpus[:round(len(data.train_corpus) * train_fraction)]
+    return data
+
+
+def data_sizes(data: d2l.TimeMachine) -> dict:
+    return {"train_chars": len(data.train_corpus), "val_chars": len(data.val_corpus),
+            "test_chars": len(data.test_corpus), "vocab_size": len(data.vocab), "val_streams": data.val_streams}
+
+
+def build_model(setup: Setup, vocab_size: int) -> d2l.RNNLMScratch:
+    """Return a fresh model of ``setup.kind`` (parameters drawn from torch's global generator)."""
+    V, H = vocab_size, setup.num_hiddens
+    if setup.kind == "scratch":
+        return d2l.RNNLMScratch(d2l.RNNScratch(V, H), V, lr=setup.lr, optimizer="adam")
+    if setup.kind == "nn.RNN":
+        return d2l.RNNLM(d2l.RNN(V, H), V, lr=setup.lr, optimizer="adam")
+    raise ValueError(f"kind must be one of {KINDS}, got {setup.kind!r}")
+
+
+def drop_epochs(epochs: int, fraction: float) -> int:
+    """Return how many final epochs train at lr / 10: ``fraction`` of ``epochs``, rounded half up."""
+    return math.floor(epochs * fraction + 0.5)
+
+
+def train(model: d2l.RNNLMScratch, data: d2l.TimeMachine, setup: Setup, budget: float | None = None,
+          val_every_epoch: bool = False, generator: torch.Generator | None = None) -> dict:
+    """Train ``model`` on ``data`` as ``setup`` says; return epochs, seconds, final train ppl and per-epoch history.
+
+    The updates are those of ``d2l.Trainer`` (same batches from the same seed, global-norm clipping, one optimiser
+    step per batch), plus what a study needs and the Trainer does not offer: a time budget, the state carried
+    across batches with sequential partitioning (detached between batches, so gradients stop at the batch edge),
+    weight decay, and a training time that excludes every validation pass.
+
+    With ``budget`` (seconds) the first epoch is timed and the run trains
+    ``min(setup.max_epochs, max(1, budget // first_epoch_seconds))`` epochs; the tenfold learning-rate drop covers
+    the last ``setup.lr_drop_fraction`` of whatever number of epochs is trained.
+
+    Returns:
+        ``{"epochs", "lr_drop_epochs", "train_seconds", "train_ppl", "history": {"epoch", "train_ppl",
+        "seconds"[, "val_ppl"]}}``; ``train_ppl`` is measured during the last epoch, as the Trainer does.
+    """
+    if setup.weight_decay > 0:
+        optimizer = torch.optim.AdamW(model.parameters(), lr=setup.lr, weight_decay=setup.weight_decay)
+    else:
+        optimizer = model.configure_optimizers()
+    params = [p for p in model.parameters() if p.requires_grad]
+    max_norm = setup.gradient_clip_val if setup.gradient_clip_val > 0 else math.inf
+    history: dict[str, list] = {"epoch": [], "train_ppl": [], "seconds": []}
+    if val_every_epoch:
+        history["val_ppl"] = []
+    epochs = setup.max_epochs
+    epoch = 0
+    while epoch < epochs:
+        epoch += 1
+        factor = 0.1 if epoch > epochs - drop_epochs(epochs, setup.lr_drop_fraction) else 1.0
+        for group in optimizer.param_groups:
+            group["lr"] = setup.lr * factor
+        start = time.perf_counter()
+        model.train()
+        state, total_nll, total_tokens = None, 0.0, 0
+        for X, Y in data.train_dataloader(generator):  # (B, T) each
+            if setup.partition == "sequential":  # row i continues row i of the previous batch
+                hiddens, state = model.rnn(model.one_hot(X), state)  # (T, B, H); (B, H) or (1, B, H)
+                logits = model.output_layer(hiddens)  # (B, T, V)
+                state = state.detach()  # carry the value, not the graph
+            else:
+                logits = model(X)  # (B, T, V)
+            loss = model.loss(logits, Y)
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, max_norm)
+            optimizer.step()
+            total_nll += loss.item() * Y.numel()
+            total_tokens += Y.numel()
+        seconds = time.perf_counter() - start
+        if epoch == 1 and budget is not None:
+            epochs = min(setup.max_epochs, max(1, int(budget // seconds)))
+        history["epoch"].append(epoch)
+        history["train_ppl"].append(safe_exp(total_nll / total_tokens))
+        history["seconds"].append(seconds)
+        if val_every_epoch:
+            history["val_ppl"].append(d2l.perplexity(model, data.val_dataloader()))
+    return {"epochs": epochs, "lr_drop_epochs": drop_epochs(epochs, setup.lr_drop_fraction),
+            "train_seconds": sum(history["seconds"]), "train_ppl": history["train_ppl"][-1], "history": history}
+
+
+def train_one(setup: Setup, seed: int, data: d2l.TimeMachine, budget: float | None = None,
+              val_every_epoch: bool = False) -> tuple[d2l.RNNLMScratch, dict]:
+    """Seed, build and train a model; return it and ``train``'s record plus its validation and test perplexity."""
+    d2l.set_seed(seed)
+    model = build_model(setup, len(data.vocab))
+    record = train(model, data, setup, budget=budget, val_every_epoch=val_every_epoch)
+    record["val_ppl"] = d2l.perplexity(model, data.val_dataloader())
+    record["test_ppl"] = d2l.perplexity(model, data.test_dataloader())
+    return model, record
+
+
+def summary(values: Iterable[float]) -> dict:
+    """Return mean, sample standard deviation (``None`` for one value), min, max and n of ``values``."""
+    values = list(values)
+    return {"mean": statistics.fmean(values), "sd": statistics.stdev(values) if len(values) > 1 else None,
+            "min": min(values), "max": max(values), "n": len(values)}
+
+
+def quartiles(values: Iterable[float]) -> dict:
+    """Return the median, first and third quartiles and interquartile range of ``values``."""
+    q1, median, q3 = np.percentile(list(values), [25, 50, 75])
+    return {"median": float(median), "q1": float(q1), "q3": float(q3), "iqr": float(q3 - q1)}
+
+
+# ------------------------------------------------------------------------------------------------------ n-grams
+
+def ngram_study(args: argparse.Namespace) -> dict:
+    """Add-alpha and Kneser-Ney by order on validation; the best of each (chosen on validation) on test."""
+    data = load_data(SETUP, args.quick)
+    V = len(data.vocab)
+    train_tokens, val_tokens = data.train_corpus.tolist(), data.val_corpus.tolist()
+    test_tokens = data.test_corpus.tolist()
+    orders = range(1, 3) if args.quick else NGRAM_ORDERS
+    discounts = KN_DISCOUNTS[2:3] if args.quick else KN_DISCOUNTS
+    rows = []
+    candidates = [("add-alpha", order, {"alpha": NGRAM_ALPHA}) for order in orders]
+    candidates += [("kneser-ney", order, {"discount": d}) for order in orders for d in discounts]
+    for smoothing, order, params in candidates:
+        start = time.perf_counter()
+        model = d2l.NGramLM(order, V, smoothing=smoothing, **params).fit(train_tokens)
+        row = {"smoothing": smoothing, "order": order, "alpha": params.get("alpha"),
+               "discount": params.get("discount"), "val_ppl": model.perplexity(val_tokens)}
+        row["seconds"] = time.perf_counter() - start
+        rows.append(row)
+        log(f"  {smoothing:10s} order {order} {params}: val ppl {row['val_ppl']:.3f}")
+    best = {}
+    for smoothing in ("add-alpha", "kneser-ney"):
+        row = min((r for r in rows if r["smoothing"] == smoothing), key=lambda r: r["val_ppl"])
+        params = {"alpha": row["alpha"]} if smoothing == "add-alpha" else {"discount": row["discount"]}
+        model = d2l.NGramLM(row["order"], V, smoothing=smoothing, **params).fit(train_tokens)
+        best[smoothing] = {**row, "test_ppl": model.perplexity(test_tokens)}
+        del best[smoothing]["seconds"]
+        log(f"  best {smoothing}: order {row['order']} {params}, val {row['val_ppl']:.3f}, "
+            f"test {best[smoothing]['test_ppl']:.3f}")
+    return {"seeds": [], "data": data_sizes(data),
+            "results": {"orders": list(orders), "alpha": NGRAM_ALPHA, "discounts": list(discounts),
+                        "rows": rows, "best": best}}
+
+
+def best_kn_row(out: Path, quick: bool) -> dict | None:
+    """Return the best Kneser-Ney row of ``ngram.json`` in ``out`` (else in studies/) plus its path, or ``None``.
+
+    A full study never reads a ``--quick`` n-gram file (that gives ``None`` too).
+    """
+    for path in (out / "ngram.json", STUDIES_DIR / "ngram.json"):
+        if path.is_file():
+            record = json.loads(path.read_text())
+            if record["quick"] and not quick:
+                return None
+            return {**record["results"]["best"]["kneser-ney"], "source": str(path)}
+    return None
+
+
+# ------------------------------------------------------------------------------------------------------- search
+
+def search_study(args: argparse.Namespace) -> dict:
+    """One-factor variations around the chapter's setup, each trained for a fixed time, scored on validation."""
+    quick_names = ("baseline", "sequential, state carried")
+    variations = [v for v in SEARCH_VARIATIONS if v[0] in quick_names] if args.quick else SEARCH_VARIATIONS
+    base = dataclasses.replace(SETUP, kind="nn.RNN", max_epochs=1 if args.quick else 10_000)
+    budget = None if args.quick else args.budget
+    rows = []
+    for name, changes in variations:
+        setup = dataclasses.replace(base, **changes)
+        data = load_data(setup, args.quick)
+        d2l.set_seed(SEARCH_SEED)
+        model = build_model(setup, len(data.vocab))
+        record = train(model, data, setup, budget=budget)
+        rows.append({"name": name, "changes": changes, "setup": dataclasses.asdict(setup),
+                     "val_ppl": d2l.perplexity(model, data.val_dataloader()), "train_ppl": record["train_ppl"],
+                     "epochs": record["epochs"], "lr_drop_epochs": record["lr_drop_epochs"],
+                     "train_seconds": record["train_seconds"], "first_epoch_seconds": record["history"]["seconds"][0]})
+        log(f"  {name:28s} val ppl {rows[-1]['val_ppl']:.3f}  train ppl {record['train_ppl']:.3f}  "
+            f"{record['epochs']} epochs  {record['train_seconds']:.1f} s")
+    best = min(rows, key=lambda r: r["val_ppl"])
+    return {"seeds": [SEARCH_SEED], "data": data_sizes(load_data(base, args.quick)),
+            "results": {"budget_seconds": budget, "baseline": dataclasses.asdict(base), "rows": rows,
+                        "best": best["name"], "kneser_ney": best_kn_row(args.out, args.quick)}}
+
+
+# -------------------------------------------------------------------------------------------------------- seeds
+
+def stream_probs(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Return the model's probability of every target and the targets, both ``(N,)``, in the order batches give.
+
+    For the streamed batches of ``val_dataloader``/``test_dataloader`` (rows back to back, then the remainder)
+    row-major order is text order: the targets are ``corpus[1:]``.
+    """
+    model.eval()
+    probs, targets = [], []
+    with torch.no_grad():
+        for X, Y in batches:
+            log_p = torch.log_softmax(model(X).double(), dim=-1)  # (B, T, V)
+            probs.append(log_p.gather(-1, Y[..., None]).squeeze(-1).exp().reshape(-1))  # (B * T,)
+            targets.append(Y.reshape(-1))
+    return torch.cat(probs).numpy(), torch.cat(targets).numpy()
+
+
+def kn_target_probs(kn: d2l.NGramLM, tokens: list[int]) -> np.ndarray:
+    """Return Kneser-Ney's probability of ``tokens[i]`` given the tokens before it, for ``i >= 1``: ``(N - 1,)``."""
+    probs = kn.next_token_probs(tokens, start=1)  # (N - 1, V)
+    return probs[np.arange(len(tokens) - 1), tokens[1:]]
+
+
+def mixture_perplexity(weight: float, p_rnn: np.ndarray, p_kn: np.ndarray) -> float:
+    """Return the perplexity of ``weight * p_rnn + (1 - weight) * p_kn`` (each the probability of the target)."""
+    return safe_exp(float(-np.mean(np.log(weight * p_rnn + (1 - weight) * p_kn))))
+
+
+def check_identity(name: str, got: float, expected: float) -> float:
+    """Return the relative difference of ``got`` and ``expected``.
+
+    Raises:
+        RuntimeError: it exceeds ``IDENTITY_RTOL``: the RNN's and KN's positions do not line up.
+    """
+    rel = abs(got - expected) / abs(expected)
+    if not rel <= IDENTITY_RTOL:
+        raise RuntimeError(f"{name}: the mixture gives {got!r} but the model alone {expected!r} (relative "
+                           f"difference {rel:.2e} > {IDENTITY_RTOL}); the RNN's and KN's positions do not line up")
+    return rel
+
+
+def interpolate(model: nn.Module, data: d2l.TimeMachine, kn_probs: dict[str, np.ndarray]) -> dict:
+    """Tune the RNN's weight in the mixture with KN on validation, report it on test, check w = 0 and w = 1."""
+    out: dict = {"val_ppl_by_weight": []}
+    p_rnn = {}
+    for part, corpus, loader in (("val", data.val_corpus, data.val_dataloader),
+                                 ("test", data.test_corpus, data.test_dataloader)):
+        p_rnn[part], targets = stream_probs(model, loader())
+        if not np.array_equal(targets, corpus[1:].numpy()):
+            raise RuntimeError(f"the streamed {part} targets are not the {part} text from its second character on")
+        rnn_alone = d2l.perplexity(model, loader())
+        out[f"{part}_rel_err_w1"] = check_identity(f"{part}, w = 1", mixture_perplexity(1.0, p_rnn[part],
+                                                                                          kn_probs[part]), rnn_alone)
+        out[f"{part}_rel_err_w0"] = check_identity(f"{part}, w = 0", mixture_perplexity(0.0, p_rnn[part],
+                                                                                          kn_probs[part]),
+                                                   kn_probs[f"{part}_ppl"])
+    out["val_ppl_by_weight"] = [mixture_perplexity(w, p_rnn["val"], kn_probs["val"]) for w in MIX_WEIGHTS]
+    best = int(np.argmin(out["val_ppl_by_weight"]))
+    out["weight"] = MIX_WEIGHTS[best]
+    out["val_ppl"] = out["val_ppl_by_weight"][best]
+    out["test_ppl"] = mixture_perplexity(out["weight"], p_rnn["test"], kn_probs["test"])
+    return out
+
+
+def seeds_study(args: argparse.Namespace) -> dict:
+    """The chapter's setup over several seeds, scratch and nn.RNN, alone and mixed with the best Kneser-Ney."""
+    seeds = args.seeds or ((0, 1) if args.quick else SEEDS)
+    if args.kn_order is not None and args.kn_discount is not None:
+        kn_choice = {"order": args.kn_order, "discount": args.kn_discount, "source": "command line"}
+    else:
+        best = best_kn_row(args.out, args.quick)
+        if best is None:
+            raise FileNotFoundError(f"no usable ngram.json in {args.out} or {STUDIES_DIR} (a full study needs a full "
+                                    "one): run `python studies/run.py ngram` first, or pass --kn-order and "
+                                    "--kn-discount")
+        kn_choice = {key: best[key] for key in ("order", "discount", "source")}
+    setup = dataclasses.replace(SETUP, max_epochs=1) if args.quick else SETUP
+    data = load_data(setup, args.quick)
+    val_tokens, test_tokens = data.val_corpus.tolist(), data.test_corpus.tolist()
+    log(f"  Kneser-Ney order {kn_choice['order']}, D = {kn_choice['discount']} ({kn_choice['source']})")
+    kn = d2l.NGramLM(kn_choice["order"], len(data.vocab), smoothing="kneser-ney",
+                     discount=kn_choice["discount"]).fit(data.train_corpus.tolist())
+    kn_probs = {"val": kn_target_probs(kn, val_tokens), "test": kn_target_probs(kn, test_tokens),
+                "val_ppl": kn.perplexity(val_tokens), "test_ppl": kn.perplexity(test_tokens)}
+    runs = []
+    for kind in KINDS:
+        for seed in seeds:
+            model, record = train_one(dataclasses.replace(setup, kind=kind), seed, data)
+            mix = interpolate(model, data, kn_probs)
+            runs.append({"kind": kind, "seed": seed, "val_ppl": record["val_ppl"], "test_ppl": record["test_ppl"],
+                         "train_ppl": record["train_ppl"], "epochs": record["epochs"],
+                         "lr_drop_epochs": record["lr_drop_epochs"], "train_seconds": record["train_seconds"],
+                         "mix": mix})
+            log(f"  {kind:8s} seed {seed}: test ppl {record['test_ppl']:.3f} in {record['train_seconds']:.1f} s; "
+                f"mixed with KN (w = {mix['weight']}) {mix['test_ppl']:.3f}")
+    by_kind = {}
+    for kind in KINDS:
+        mine = [r for r in runs if r["kind"] == kind]
+        by_kind[kind] = {key: summary(r[key] for r in mine) for key in ("test_ppl", "val_ppl", "train_seconds")}
+        by_kind[kind]["mix_test_ppl"] = summary(r["mix"]["test_ppl"] for r in mine)
+        by_kind[kind]["mix_weight"] = summary(r["mix"]["weight"] for r in mine)
+    return {"seeds": list(seeds), "data": data_sizes(data),
+            "results": {"setup": dataclasses.asdict(setup), "weights": MIX_WEIGHTS,
+                        "kneser_ney": {**kn_choice, "val_ppl": kn_probs["val_ppl"], "test_ppl": kn_probs["test_ppl"]},
+                        "runs": runs, "summary": by_kind}}
+
+
+# ------------------------------------------------------------------------------------------------------ scaling
+
+def scaling_run(label: str, setup: Setup, data: d2l.TimeMachine, cap: float | None) -> dict:
+    """Train ``setup`` (at most ``cap`` seconds, by the first epoch's time); return its record without the model."""
+    _, record = train_one(setup, SCALING_SEED, data, budget=cap, val_every_epoch=True)
+    if record["epochs"] < setup.max_epochs:
+        record["note"] = (f"capped at {record['epochs']} of {setup.max_epochs} epochs to stay within {cap:.0f} s "
+                          "of training")
+    log(f"  {label:24s} val ppl {record['val_ppl']:.3f}  test ppl {record['test_ppl']:.3f}  "
+        f"{record['epochs']} epochs  {record['train_seconds']:.1f} s")
+    return record
+
+
+def scaling_study(args: argparse.Namespace) -> dict:
+    """What closes the gap to Kneser-Ney: more epochs, more hidden units, more training text (nn.RNN)."""
+    base = dataclasses.replace(SETUP, kind="nn.RNN", max_epochs=1 if args.quick else SETUP.max_epochs)
+    long_epochs = 2 if args.quick else SCALING_LONG_EPOCHS
+    hiddens = (16, 32) if args.quick else SCALING_HIDDENS
+    fractions = (0.5, 1.0) if args.quick else SCALING_FRACTIONS
+    cap = None if args.quick else SCALING_RUN_CAP
+    data = load_data(base, args.quick)
+    log("  (a) more epochs")
+    epochs = scaling_run(f"{long_epochs} epochs", dataclasses.replace(base, max_epochs=long_epochs), data, None)
+    log("  (b) more hidden units")
+    hidden = [{"num_hiddens": h, **scaling_run(f"{h} hidden", dataclasses.replace(base, num_hiddens=h), data, cap)}
+              for h in hiddens]
+    log("  (c) more training text")
+    more_data = []
+    for fraction in fractions:
+        part = load_data(base, args.quick, train_fraction=fraction)
+        record = scaling_run(f"{fraction:.0%} of the training text", base, part, cap)
+        more_data.append({"fraction": fraction, "train_chars": len(part.train_corpus), **record})
+    return {"seeds": [SCALING_SEED], "data": data_sizes(data),
+            "results": {"setup": dataclasses.asdict(base), "run_cap_seconds": cap, "epochs": epochs,
+                        "hidden": hidden, "data": more_data, "kneser_ney": best_kn_row(args.out, args.quick)}}
+
+
+# ------------------------------------------------------------------------------------------------------- timing
+
+def timing_study(args: argparse.Namespace) -> dict:
+    """Seconds of one training epoch (no validation), scratch and nn.RNN alternating, repeated."""
+    reps = 2 if args.quick else args.reps
+    setup = dataclasses.replace(SETUP, max_epochs=1, lr_drop_fraction=0.0)
+    data = load_data(setup, args.quick)
+    seconds: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    for rep in range(-1, reps):  # rep -1 warms both up and is not recorded
+        for kind in (KINDS if rep % 2 == 0 else KINDS[::-1]):  # alternate who goes first
+            d2l.set_seed(max(rep, 0))
+            model = build_model(dataclasses.replace(setup, kind=kind), len(data.vocab))
+            # The same batches for both kinds in one repetition.
+            record = train(model, data, dataclasses.replace(setup, kind=kind),
+                           generator=torch.Generator().manual_seed(max(rep, 0)))
+            if rep >= 0:
+                seconds[kind].append(record["train_seconds"])
+        if rep >= 0:
+            log(f"  repetition {rep}: " + ", ".join(f"{k} {seconds[k][-1]:.2f} s" for k in KINDS))
+    stats = {kind: quartiles(seconds[kind]) for kind in KINDS}
+    paired = [s / n for s, n in zip(seconds["scratch"], seconds["nn.RNN"])]
+    tokens = sum(Y.numel() for _, Y in data.train_dataloader(torch.Generator().manual_seed(0)))
+    return {"seeds": list(range(reps)), "data": data_sizes(data),
+            "results": {"setup": dataclasses.asdict(setup), "repetitions": reps, "tokens_per_epoch": tokens,
+                        "seconds": seconds, "stats": stats,
+                        "ratio_of_medians": stats["scratch"]["median"] / stats["nn.RNN"]["median"],
+                        "paired_ratios": paired, "paired_ratio_stats": quartiles(paired)}}
+
+
+# -------------------------------------------------------------------------------------------------------- shell
+
+STUDIES: dict[str, Callable[[argparse.Namespace], dict]] = {
+    "ngram": ngram_study, "search": search_study, "seeds": seeds_study, "scaling": scaling_study,
+    "timing": timing_study}
+
+
+def environment() -> dict:
+    """Return package versions and a description of the machine."""
+    # Read-only git queries (GIT_OPTIONAL_LOCKS=0: never touch the index): the commit, and whether the package
+    # or this script differ from it, in which case the commit alone does not say what code made the file.
+    git = {"cwd": STUDIES_DIR, "capture_output": True, "text": True, "timeout": 30,
+           "env": {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], **git).stdout.strip() or None
+        changed = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "../d2lmini", "run.py"], **git).returncode
+    except (OSError, subprocess.TimeoutExpired):
+        commit, changed = None, None
+    return {"versions": {"python": platform.python_version(), "torch": torch.__version__,
+                         "numpy": np.__version__, "d2lmini": d2l.__version__, "git_commit": commit,
+                         "uncommitted_changes": None if commit is None else changed != 0},
+            "machine": {"platform": platform.platform(), "processor": platform.machine(),
+                        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                        "cpu_capability": torch.backends.cpu.get_cpu_capability()}}
+
+
+def to_json(record: dict) -> str:
+    """Return ``record`` as indented JSON with every list of numbers on one line (short, diff-friendly files)."""
+    text = json.dumps(record, indent=1)
+    number_list = re.compile(r"\[\s+((?:(?:-?[0-9.eE+-]+|Infinity|-Infinity|NaN|null),\s+)*"
+                             r"(?:-?[0-9.eE+-]+|Infinity|-Infinity|NaN|null))\s+\]")
+    return number_list.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
+
+
+def run_study(name: str, args: argparse.Namespace, command: str) -> Path:
+    """Run one study and write ``<out>/<name>.json``; return its path."""
+    log(f"{name}{' (quick)' if args.quick else ''}")
+    started = datetime.datetime.now(datetime.UTC)
+    start = time.perf_counter()
+    found = STUDIES[name](args)
+    record = {"study": name, "command": command, "quick": args.quick, "seeds": found.pop("seeds"),
+              **environment(), "timestamp": started.isoformat(timespec="seconds"),
+              "wall_seconds": time.perf_counter() - start, **found}
+    path = args.out / f"{name}.json"
+    path.write_text(to_json(record))
+    log(f"  wrote {path} ({record['wall_seconds']:.0f} s)")
+    return path
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quick", action="store_true", help="a tiny slice: one epoch, two configurations")
+    common.add_argument("--out", type=Path, default=STUDIES_DIR, help="folder for the JSON files (default: studies/)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="study", required=True)
+    sub.add_parser("ngram", parents=[common], help="add-alpha and Kneser-Ney by order and discount")
+    search = sub.add_parser("search", parents=[common], help="hyperparameters of nn.RNN, each for a fixed time")
+    search.add_argument("--budget", type=float, default=SEARCH_BUDGET, help="seconds of training per configuration")
+    seeds = sub.add_parser("seeds", parents=[common], help="the chapter's setup over seeds, and mixed with KN")
+    seeds.add_argument("--seeds", type=int, nargs="+", help=f"default: {' '.join(map(str, SEEDS))}")
+    seeds.add_argument("--kn-order", type=int, help="default: the best order in ngram.json")
+    seeds.add_argument("--kn-discount", type=float, help="default: the best discount in ngram.json")
+    sub.add_parser("scaling", parents=[common], help="more epochs, hidden units, training text")
+    timing = sub.add_parser("timing", parents=[common], help="seconds per training epoch, scratch vs nn.RNN")
+    timing.add_argument("--reps", type=int, default=TIMING_REPS, help="timed repetitions per kind")
+    sub.add_parser("all", parents=[common], help="every study in turn, with its defaults")
+    args = parser.parse_args(argv)
+    if args.study == "seeds" and (args.kn_order is None) != (args.kn_discount is None):
+        parser.error("pass both --kn-order and --kn-discount, or neither (then ngram.json decides)")
+    if args.study == "timing":
+        check_int("--reps", args.reps)
+    if args.study == "search" and not args.budget > 0:
+        parser.error(f"--budget must be a positive number of seconds, got {args.budget}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the study named on the command line (``all``: every one); return the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    command = "python studies/run.py " + shlex.join(argv)
+    defaults = {"budget": SEARCH_BUDGET, "seeds": None, "kn_order": None, "kn_discount": None, "reps": TIMING_REPS}
+    for key, value in defaults.items():
+        setattr(args, key, getattr(args, key, value))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name in STUDIES if args.study == "all" else [args.study]:
+            run_study(name, args, command)
+    finally:
+        torch.set_num_threads(threads)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
