@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import torch
 
 from d2lmini.checks import check_int
+from d2lmini.models import RNNScratch
 
 
 @dataclass
@@ -64,6 +65,31 @@ def recurrent_matrix(num_hiddens: int, radius: float, kind: str = "gaussian",
         A = Q * torch.sign(torch.diagonal(R))  # sign fix: Q is then uniformly distributed
     rho = torch.linalg.eigvals(A).abs().max()
     return (A * (radius / rho)).to(dtype)
+
+
+def random_rnn(num_inputs: int, num_hiddens: int, radius: float, input_scale: float = 0.3, kind: str = "gaussian",
+               generator: torch.Generator | None = None) -> RNNScratch:
+    """Return a float64 ``RNNScratch`` with random weights, for studying gradients rather than a task.
+
+    ``W_xh`` has independent normal entries scaled by ``input_scale / sqrt(num_inputs)`` (how strongly
+    the inputs drive the units, hence how saturated they are); ``W_hh`` comes from
+    ``recurrent_matrix(num_hiddens, radius, kind)``; ``b_h`` is zero. The two matrices are drawn in
+    that order from ``generator``, so a seeded generator gives the same network every time.
+
+    Raises:
+        ValueError: ``num_inputs`` or ``num_hiddens`` below 1, a negative or non-finite ``radius`` or
+            ``input_scale``, or an unknown ``kind``.
+    """
+    check_int("num_inputs", num_inputs)
+    if not (math.isfinite(input_scale) and input_scale >= 0):
+        raise ValueError(f"input_scale must be a finite number >= 0, got {input_scale!r}")
+    rnn = RNNScratch(num_inputs, num_hiddens).double()
+    with torch.no_grad():
+        W_xh = torch.randn(num_inputs, num_hiddens, generator=generator, dtype=torch.float64)  # (I, H)
+        rnn.W_xh.copy_(W_xh * input_scale / math.sqrt(num_inputs))
+        rnn.W_hh.copy_(recurrent_matrix(num_hiddens, radius, kind, generator))  # (H, H)
+        rnn.b_h.zero_()
+    return rnn
 
 
 def _check(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: torch.Tensor,

@@ -41,6 +41,7 @@ from d2lmini.checks import check_int
 from d2lmini.decoding import check_temperature
 
 MAX_STATIC_BYTES = 500_000
+LIVE_SCALE = 2  # the live view renders figures at twice the dpi, for high-DPI screens
 _instances = count()
 
 
@@ -79,6 +80,17 @@ def figure_to_png(fig: Figure, dpi: int = 80, colors: int = 64) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """Return the (width, height) in pixels of a PNG, read from its header.
+
+    Raises:
+        ValueError: ``png`` does not start with a PNG signature and an IHDR chunk.
+    """
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise ValueError(f"not a PNG image (it starts with {png[:16]!r}); pass the bytes of a PNG file")
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 def _to_frame(result, dpi: int) -> Frame:
@@ -125,10 +137,10 @@ class Explorer:
         self._widget = None
         self._html: str | None = None
 
-    def render(self, value) -> Frame:
-        """Call ``func(value)`` and return its output as a ``Frame``."""
+    def render(self, value, dpi: int | None = None) -> Frame:
+        """Call ``func(value)`` and return its output as a ``Frame`` (figures at ``dpi``, default ``self.dpi``)."""
         self.calls += 1
-        return _to_frame(self.func(value), self.dpi)
+        return _to_frame(self.func(value), self.dpi if dpi is None else dpi)
 
     # The static view ---------------------------------------------------------
 
@@ -191,9 +203,18 @@ class Explorer:
         return widgets.VBox([self.slider, self.image, self.text])
 
     def _show(self, index: int) -> None:
-        frame = self.render(self.values[index])
+        # Rendered at LIVE_SCALE times the dpi and shown at 1/LIVE_SCALE of its pixels: the figure keeps
+        # its natural size (a flex box would otherwise stretch it across the cell) and stays sharp on
+        # high-DPI screens. Layout width and height are CSS, honoured by ipywidgets 7.7 and 8.x alike.
+        frame = self.render(self.values[index], dpi=LIVE_SCALE * self.dpi)
         self.image.value = frame.png or b""
-        self.image.layout.display = None if frame.png else "none"
+        layout = self.image.layout
+        if frame.png:
+            width, height = png_size(frame.png)  # pixels
+            layout.width, layout.height = f"{width / LIVE_SCALE:g}px", f"{height / LIVE_SCALE:g}px"
+            layout.display = None
+        else:
+            layout.display = "none"
         self.text.value = f"<pre>{html.escape(frame.text)}</pre>" if frame.text is not None else ""
 
     def set_value(self, value) -> None:
@@ -223,7 +244,8 @@ def explore(func: Callable, name: str, values: Sequence, default=None, *, dpi: i
         name: the parameter's name, shown beside the slider.
         values: the values the slider steps through, in order.
         default: the value shown first (the first value if omitted).
-        dpi: resolution of the precomputed PNGs.
+        dpi: resolution of the precomputed PNGs. The live view renders at twice this dpi and
+            shows the image at half its pixel size: the same size, sharp on high-DPI screens.
         fmt: turns a value into its label (default: ``str``, ``:g`` for floats).
         max_bytes: the static view's size limit.
 

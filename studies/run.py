@@ -87,6 +87,7 @@ IDENTITY_RTOL = 1e-6
 SCALING_SEED = 0
 SCALING_LONG_EPOCHS = 120
 SCALING_HIDDENS = (64, 128, 256, 512)
+SCALING_LRS = (0.01, 0.003)  # Adam learning rates tried at every width
 SCALING_FRACTIONS = (0.25, 0.5, 1.0)
 SCALING_RUN_CAP = 240.0  # seconds of training per run at most; a slower run trains fewer epochs (and says so)
 
@@ -138,6 +139,12 @@ def drop_epochs(epochs: int, fraction: float) -> int:
     return math.floor(epochs * fraction + 0.5)
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the repository when it lies inside it (no machine-specific folders in the files)."""
+    root = Path(__file__).resolve().parent.parent
+    return str(path.resolve().relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
+
+
 def train(model: d2l.RNNLMScratch, data: d2l.TimeMachine, setup: Setup, budget: float | None = None,
           val_every_epoch: bool = False, generator: torch.Generator | None = None) -> dict:
     """Train ``model`` on ``data`` as ``setup`` says; return epochs, seconds, final train ppl and per-epoch history.
@@ -147,8 +154,10 @@ def train(model: d2l.RNNLMScratch, data: d2l.TimeMachine, setup: Setup, budget: 
     across batches with sequential partitioning (detached between batches, so gradients stop at the batch edge),
     weight decay, and a training time that excludes every validation pass.
 
-    With ``budget`` (seconds) the first epoch is timed and the run trains
-    ``min(setup.max_epochs, max(1, budget // first_epoch_seconds))`` epochs; the tenfold learning-rate drop covers
+    With ``budget`` (seconds of CPU time) the first epoch's CPU time is measured and the run trains
+    ``min(setup.max_epochs, max(1, budget // first_epoch_cpu_seconds))`` epochs. CPU time of the one-thread
+    process, not wall time, so that other programs on the machine do not shrink a configuration's budget.
+    The tenfold learning-rate drop covers
     the last ``setup.lr_drop_fraction`` of whatever number of epochs is trained.
 
     Returns:
@@ -171,7 +180,7 @@ def train(model: d2l.RNNLMScratch, data: d2l.TimeMachine, setup: Setup, budget: 
         factor = 0.1 if epoch > epochs - drop_epochs(epochs, setup.lr_drop_fraction) else 1.0
         for group in optimizer.param_groups:
             group["lr"] = setup.lr * factor
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         model.train()
         state, total_nll, total_tokens = None, 0.0, 0
         for X, Y in data.train_dataloader(generator):  # (B, T) each
@@ -188,9 +197,9 @@ def train(model: d2l.RNNLMScratch, data: d2l.TimeMachine, setup: Setup, budget: 
             optimizer.step()
             total_nll += loss.item() * Y.numel()
             total_tokens += Y.numel()
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         if epoch == 1 and budget is not None:
-            epochs = min(setup.max_epochs, max(1, int(budget // seconds)))
+            epochs = min(setup.max_epochs, max(1, int(budget // cpu_seconds)))
         history["epoch"].append(epoch)
         history["train_ppl"].append(safe_exp(total_nll / total_tokens))
         history["seconds"].append(seconds)
@@ -269,7 +278,7 @@ def best_kn_row(out: Path, quick: bool) -> dict | None:
             record = json.loads(path.read_text())
             if record["quick"] and not quick:
                 return None
-            return {**record["results"]["best"]["kneser-ney"], "source": str(path)}
+            return {**record["results"]["best"]["kneser-ney"], "source": _shown(path)}
     return None
 
 
@@ -412,7 +421,7 @@ def seeds_study(args: argparse.Namespace) -> dict:
 # ------------------------------------------------------------------------------------------------------ scaling
 
 def scaling_run(label: str, setup: Setup, data: d2l.TimeMachine, cap: float | None) -> dict:
-    """Train ``setup`` (at most ``cap`` seconds, by the first epoch's time); return its record without the model."""
+    """Train ``setup`` (at most ``cap`` CPU seconds, by the first epoch's); return its record without the model."""
     _, record = train_one(setup, SCALING_SEED, data, budget=cap, val_every_epoch=True)
     if record["epochs"] < setup.max_epochs:
         record["note"] = (f"capped at {record['epochs']} of {setup.max_epochs} epochs to stay within {cap:.0f} s "
@@ -433,8 +442,11 @@ def scaling_study(args: argparse.Namespace) -> dict:
     log("  (a) more epochs")
     epochs = scaling_run(f"{long_epochs} epochs", dataclasses.replace(base, max_epochs=long_epochs), data, None)
     log("  (b) more hidden units")
-    hidden = [{"num_hiddens": h, **scaling_run(f"{h} hidden", dataclasses.replace(base, num_hiddens=h), data, cap)}
-              for h in hiddens]
+    # A wider layer may need a smaller step: every width gets the same two learning rates.
+    lrs = SCALING_LRS[:1] if args.quick else SCALING_LRS
+    hidden = [{"num_hiddens": h, "lr": lr,
+               **scaling_run(f"{h} hidden, lr {lr}", dataclasses.replace(base, num_hiddens=h, lr=lr), data, cap)}
+              for h in hiddens for lr in lrs]
     log("  (c) more training text")
     more_data = []
     for fraction in fractions:

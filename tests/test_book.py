@@ -71,8 +71,14 @@ def test_page_has_prose_summary_and_exercises(name):
     assert len(re.findall(r"[A-Za-z][A-Za-z'-]*", prose)) >= 1200
     assert len(re.findall(r"^# ", markdown, flags=re.M)) == 1
     assert re.search(r"^## Summary", markdown, flags=re.M)
-    exercises = markdown.split("## Exercises", 1)
-    assert len(exercises) == 2 and len(re.findall(r"^\d+\.", exercises[1], flags=re.M)) >= 4
+    exercises = re.split(r"^## Exercises[ \t]*$", markdown, maxsplit=1, flags=re.M)
+    assert len(exercises) == 2, f"{name} has no '## Exercises' section"
+    section = re.split(r"^#{1,2} ", exercises[1], maxsplit=1, flags=re.M)[0]
+    # Numbered items at the margin; hints and solutions are indented inside them (tests/test_exercises.py).
+    numbered = len(re.findall(r"^\d+\.[ \t]", section, flags=re.M))
+    assert numbered >= 4, f"{name} has {numbered} numbered exercises; at least 4 wanted"
+    for kind in ["d2lmini-hint", "d2lmini-solution"]:
+        assert section.count(f'<details class="{kind}">') == numbered, f"{name}: one {kind} per exercise"
 
 
 def test_widgets_the_book_promises_exist():

@@ -12,6 +12,7 @@ from d2lmini.bptt import (
     bptt_backward,
     gradient_agreement,
     random_carry,
+    random_rnn,
     recurrent_matrix,
     segment_lengths,
     state_jacobians,
@@ -248,3 +249,21 @@ def test_bad_inputs_raise_clear_errors():
         gradient_agreement(torch.ones(3), torch.zeros(3))
     with pytest.raises(ValueError, match="shapes differ"):
         gradient_agreement(torch.ones(3), torch.ones(2))
+
+
+def test_random_rnn_is_seeded_float64_with_the_requested_radius():
+    rnn = random_rnn(4, 10, 1.3, input_scale=0.5, generator=torch.Generator().manual_seed(13))
+    assert isinstance(rnn, d2l.RNNScratch) and rnn.W_hh.dtype == DT
+    assert abs(float(torch.linalg.eigvals(rnn.W_hh.detach()).abs().max()) - 1.3) < 1e-12
+    assert torch.equal(rnn.b_h.detach(), torch.zeros(10, dtype=DT))
+    again = random_rnn(4, 10, 1.3, input_scale=0.5, generator=torch.Generator().manual_seed(13))
+    assert torch.equal(rnn.W_xh, again.W_xh) and torch.equal(rnn.W_hh, again.W_hh)
+    # Scaling the inputs scales W_xh and nothing else.
+    double = random_rnn(4, 10, 1.3, input_scale=1.0, generator=torch.Generator().manual_seed(13))
+    assert torch.allclose(double.W_xh, 2 * rnn.W_xh) and torch.equal(double.W_hh, rnn.W_hh)
+    ortho = random_rnn(4, 10, 0.8, kind="orthogonal", generator=torch.Generator().manual_seed(13))
+    assert torch.allclose(torch.linalg.svdvals(ortho.W_hh.detach()), torch.full((10,), 0.8, dtype=DT))
+    with pytest.raises(ValueError, match="input_scale"):
+        random_rnn(4, 10, 1.0, input_scale=-1.0)
+    with pytest.raises(ValueError, match="num_inputs"):
+        random_rnn(0, 10, 1.0)

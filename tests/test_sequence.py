@@ -46,3 +46,83 @@ def test_k_step_prediction_only_uses_observations_up_to_t_minus_k():
 def test_bad_max_k():
     with pytest.raises(ValueError, match="max_k"):
         d2l.k_step_ahead(torch.zeros(10), lambda f: f.sum(1), 2, 0)
+
+
+def test_noisy_sine_is_reproducible_and_has_the_asked_noise():
+    t, signal, x = d2l.sequence.noisy_sine(T=5000, sigma=0.2, seed=3)
+    assert t[0] == 1 and t[-1] == 5000 and x.dtype == torch.float64
+    assert torch.equal(signal, torch.sin(0.01 * t))
+    torch.manual_seed(123)  # the global generator does not matter
+    _, _, again = d2l.sequence.noisy_sine(T=5000, sigma=0.2, seed=3)
+    assert torch.equal(x, again)
+    assert abs((x - signal).std().item() - 0.2) < 0.01
+    assert not torch.equal(x, d2l.sequence.noisy_sine(T=5000, seed=4)[2])
+    _, clean, noiseless = d2l.sequence.noisy_sine(T=10, sigma=0.0)
+    assert torch.equal(clean, noiseless)
+    for bad in ({"T": 0}, {"sigma": -0.1}, {"sigma": math.nan}, {"seed": -1}, {"omega": math.inf}):
+        with pytest.raises(ValueError):
+            d2l.sequence.noisy_sine(**bad)
+
+
+def _manual_forecast(model, x, t, k):
+    """Read x[0 .. t - k] one value at a time, then feed k - 1 own predictions back: the forecast of x[t]."""
+    state, y = None, None
+    with torch.no_grad():
+        for value in x[:t - k + 1]:
+            y, state = model(value.reshape(1, 1), state)
+        for _ in range(k - 1):
+            y, state = model(y, state)
+    return y.item()
+
+
+@pytest.mark.parametrize("scratch", [False, True])
+def test_rnn_forecaster_k_step_ahead_matches_a_step_by_step_rollout(scratch):
+    torch.manual_seed(0)
+    model = d2l.sequence.RNNForecaster(5, scratch=scratch).double()
+    x = torch.randn(40, dtype=torch.float64)
+    preds = model.k_step_ahead(x, max_k=6)
+    assert preds.shape == (6, 40) and preds.dtype == torch.float64
+    for k in (1, 3, 6):
+        assert torch.isnan(preds[k - 1, :k]).all() and not torch.isnan(preds[k - 1, k:]).any()
+        for t in (k, 17, 39):
+            assert math.isclose(preds[k - 1, t].item(), _manual_forecast(model, x, t, k), abs_tol=1e-12)
+    with torch.no_grad():
+        one_step, _ = model(x[:, None])  # (40, 1): row i forecasts x[i + 1]
+    assert torch.allclose(preds[0, 1:], one_step[:-1, 0])
+
+
+def test_rnn_forecaster_uses_only_observations_up_to_t_minus_k():
+    torch.manual_seed(1)
+    model = d2l.sequence.RNNForecaster(4).double()
+    x = torch.randn(30, dtype=torch.float64)
+    base = model.k_step_ahead(x, max_k=5)
+    t, k = 20, 4
+    changed = x.clone()
+    changed[t - k + 1:] += 10.0
+    again = model.k_step_ahead(changed, max_k=5)
+    assert base[k - 1, t] == again[k - 1, t]
+    assert base[k - 2, t] != again[k - 2, t]
+
+
+def test_rnn_forecaster_scratch_and_concise_agree_with_the_same_weights():
+    torch.manual_seed(2)
+    scratch = d2l.sequence.RNNForecaster(3, scratch=True).double()
+    concise = d2l.sequence.RNNForecaster(3).double()
+    with torch.no_grad():
+        concise.rnn.rnn.weight_ih_l0.copy_(scratch.rnn.W_xh.T)
+        concise.rnn.rnn.weight_hh_l0.copy_(scratch.rnn.W_hh.T)
+        concise.rnn.rnn.bias_ih_l0.copy_(scratch.rnn.b_h)
+        concise.rnn.rnn.bias_hh_l0.zero_()
+        concise.read_out.load_state_dict(scratch.read_out.state_dict())
+    x = torch.randn(25, dtype=torch.float64)
+    assert torch.allclose(scratch.k_step_ahead(x, 7), concise.k_step_ahead(x, 7), equal_nan=True, atol=1e-12)
+
+
+def test_rnn_forecaster_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="num_hiddens"):
+        d2l.sequence.RNNForecaster(0)
+    model = d2l.sequence.RNNForecaster(2)
+    with pytest.raises(ValueError, match="max_k"):
+        model.k_step_ahead(torch.zeros(5), 0)
+    with pytest.raises(ValueError, match="one series"):
+        model.k_step_ahead(torch.zeros(5, 1), 2)

@@ -1,6 +1,7 @@
 """d2lmini.explore: the static HTML view, and the live ipywidgets view driven like a front end."""
 
 import html
+import io
 import json
 import os
 import re
@@ -14,10 +15,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import d2lmini as d2l  # noqa: E402
 from d2lmini import explore  # noqa: E402
-from d2lmini.widgets import Explorer, Frame  # noqa: E402
+from d2lmini.widgets import Explorer, Frame, figure_to_png, png_size  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 IPYWIDGETS7 = ROOT / ".venv-ipywidgets7"
@@ -176,6 +178,34 @@ def test_live_widget_recomputes_when_the_slider_moves():
     assert ex.text.value == "<pre>slope 3</pre>" and bytes(ex.image.value)[:4] == b"\x89PNG"
 
 
+def test_live_view_shows_a_sharp_figure_at_its_natural_size():
+    ex = explore(curve, "k", [1, 2, 3])
+    ex.widget  # noqa: B018 - build the live view
+    for value in [1, 3]:
+        ex.set_value(value)
+        static_width, static_height = png_size(ex.render(value).png)  # what the static view shows, at ex.dpi
+        width, height = png_size(bytes(ex.image.value))
+        # Rendered at twice the dpi ...
+        assert abs(width - 2 * static_width) <= 2 and abs(height - 2 * static_height) <= 2
+        # ... and laid out at half its pixels: the CSS size of the static figure, not the cell's width.
+        assert ex.image.layout.width == f"{width / 2:g}px" and ex.image.layout.height == f"{height / 2:g}px"
+        assert ex.image.layout.display is None
+    assert 3 * 80 * 0.8 < width / 2 < 3 * 80 * 1.2  # a 3-inch figure at 80 dpi: about 240 CSS pixels
+
+
+def test_live_view_hides_the_image_when_there_is_no_figure():
+    ex = explore(lambda v: f"v = {v}", "v", [1, 2])
+    ex.widget  # noqa: B018 - build the live view
+    assert ex.image.layout.display == "none" and ex.text.value == "<pre>v = 1</pre>"
+
+
+def test_png_size_reads_the_header_and_rejects_other_bytes():
+    png = figure_to_png(curve(1)[0], dpi=50)
+    assert png_size(png) == Image.open(io.BytesIO(png)).size
+    with pytest.raises(ValueError, match="not a PNG"):
+        png_size(b"GIF89a" + bytes(30))
+
+
 # The live view in a real kernel, driven over the Jupyter messaging protocol as a front end
 # (JupyterLab, Colab) drives it: with the pinned ipywidgets 8.x and with Colab's 7.7.1.
 
@@ -254,6 +284,10 @@ def test_live_widget_in_a_kernel(flavour):
         image_updates = [m for m in updates if m["msg_type"] == "comm_msg"
                          and m["content"]["comm_id"] == opened["ImageModel"]]
         assert image_updates and image_updates[-1]["buffers"][0][:4] == b"\x89PNG"
+        # The new frame's natural size reaches the front end as the image's CSS layout.
+        sizes = [m["content"]["data"]["state"] for m in updates if m["msg_type"] == "comm_msg"
+                 and set(m["content"]["data"].get("state", {})) & {"width", "height"}]
+        assert sizes and all(state[k].endswith("px") for state in sizes for k in {"width", "height"} & set(state))
 
         check = run_and_collect(kc, "import json; print(json.dumps([ex.slider.index, ex.calls]))")
         state = json.loads("".join(m["content"]["text"] for m in check if m["msg_type"] == "stream"))
