@@ -6,7 +6,6 @@ Needs `_build/html` (make test builds it first) and Debian's chromium, like test
 import json
 
 import pytest
-
 import test_browser
 from test_book import PAGES
 from test_browser import browser, open_page  # noqa: F401 - the browser fixture
@@ -22,10 +21,14 @@ def stored_count(page_name: str, kind: str) -> int:
 
 
 def content_visible(details) -> bool:
-    """Whether anything of a <details> besides its summary is shown."""
+    """Whether anything of a <details> besides its summary is shown.
+
+    checkVisibility, not a bounding box: a closed <details> hides its content by skipping it
+    (content-visibility), and skipped elements may still report layout boxes.
+    """
     return details.evaluate(
         "d => Array.from(d.children).filter(c => c.tagName !== 'SUMMARY')"
-        ".some(c => c.getClientRects().length > 0 && getComputedStyle(c).visibility !== 'hidden')")
+        ".some(c => c.checkVisibility({visibilityProperty: true, opacityProperty: true}))")
 
 
 @pytest.mark.parametrize("page_name", PAGES)

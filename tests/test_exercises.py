@@ -123,10 +123,20 @@ def test_every_exercise_has_one_folded_hint_and_one_folded_solution(page):
     assert not problems, f"{page}: exercises that break the hint/solution format: {problems}"
 
 
+@pytest.fixture(scope="module")
+def solution_runs():
+    """Every solution block, started two at a time (the blocks are single-threaded) when the first test asks."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    codes = [param.values[0] for param in solution_blocks()]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        yield {code: pool.submit(run_block, code) for code in codes}
+
+
 @pytest.mark.parametrize("code", solution_blocks())
-def test_solution_code_runs(code):
+def test_solution_code_runs(code, solution_runs):
     try:
-        done = run_block(code)
+        done = solution_runs[code].result()
     except subprocess.TimeoutExpired:
         pytest.fail(f"the block ran longer than {TIMEOUT} s; use smaller settings (at most ~10 s on one thread)")
     assert done.returncode == 0, f"the block failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
