@@ -42,7 +42,7 @@ from d2lmini.plotting import plot, plot_training, use_png
 from d2lmini.sequence import RNNForecaster, k_step_ahead, lag_features, noisy_sine
 from d2lmini.studies import load_study
 from d2lmini.text import preprocess, tokenize
-from d2lmini.training import Trainer, perplexity, set_seed, try_gpu
+from d2lmini.training import Trainer, chapter_trainer, perplexity, set_seed, try_gpu
 from d2lmini.vocab import Vocab
 from d2lmini.widgets import explore, temperature_explorer
 
@@ -52,8 +52,8 @@ __all__ = [
     "BPTTGrads", "block_carry", "bptt_backward", "gradient_agreement", "random_carry", "random_rnn",
     "recurrent_matrix", "segment_lengths", "state_jacobians", "windowed_bptt", "TIME_MACHINE_SHA1",
     "TIME_MACHINE_URL", "DownloadError", "NGramLM", "count_ngrams", "RNN", "RNNLM", "RNNLMScratch", "RNNScratch",
-    "TimeMachine", "Trainer", "Vocab", "copy_scratch_weights", "download", "explore", "export_model", "RNNForecaster",
-    "k_step_ahead", "lag_features", "noisy_sine", "partition_starts", "perplexity", "playground", "plot",
-    "plot_training", "load_study", "preprocess", "read_time_machine", "sample", "set_seed", "temperature_explorer",
-    "tokenize", "try_gpu", "use_png",
+    "TimeMachine", "Trainer", "chapter_trainer", "Vocab", "copy_scratch_weights", "download", "explore",
+    "export_model", "RNNForecaster", "k_step_ahead", "lag_features", "noisy_sine", "partition_starts", "perplexity",
+    "playground", "plot", "plot_training", "load_study", "preprocess", "read_time_machine", "sample", "set_seed",
+    "temperature_explorer", "tokenize", "try_gpu", "use_png",
 ]

@@ -36,6 +36,7 @@ from d2lmini.decoding import check_temperature
 from d2lmini.models import RNN, RNNLM, RNNLMScratch, RNNScratch
 from d2lmini.text import preprocess
 from d2lmini.vocab import Vocab
+from d2lmini.widgets import TwoViews
 
 MAX_STATIC_BYTES = 200_000
 MAX_TEMPERATURE = 2.0
@@ -125,7 +126,7 @@ def _show(token: str) -> str:
     return "\u2423 (space)" if token == " " else token
 
 
-class Playground:
+class Playground(TwoViews):
     """A character language model to play with; build it with ``playground``.
 
     Attributes:
@@ -261,13 +262,6 @@ class Playground:
 
     # The live view -----------------------------------------------------------
 
-    @property
-    def widget(self):
-        """The live ipywidgets view (a ``VBox`` of controls and an ``HTML`` output), created once."""
-        if self._widget is None:
-            self._widget = self._build_widget()
-        return self._widget
-
     def _build_widget(self):
         import ipywidgets as widgets
 
@@ -302,15 +296,9 @@ class Playground:
 
     # Display -----------------------------------------------------------------
 
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        widget = self.widget
-        return {
-            "text/plain": f"playground({type(self.model).__name__}: {len(self.vocab)} tokens, "
-                          f"{self.exported['num_hiddens']} hidden units)",
-            "text/html": self.static_html(),
-            "application/vnd.jupyter.widget-view+json": {
-                "version_major": 2, "version_minor": 0, "model_id": widget.model_id},
-        }
+    def _summary(self) -> str:
+        return (f"playground({type(self.model).__name__}: {len(self.vocab)} tokens, "
+                f"{self.exported['num_hiddens']} hidden units)")
 
 
 def playground(model: RNNLMScratch, vocab: Vocab, prefix: str = "the time traveller ", temperature: float = 0.75,

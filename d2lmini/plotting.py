@@ -76,8 +76,8 @@ def plot_training(history: dict, baselines: dict[str, float] | None = None, lr_d
         ax.axhline(value, color=color, ls=ls, lw=1.2, label=f"{label} ({value:.2f})")
     if lr_drop_epoch is not None:
         ax.axvline(lr_drop_epoch + 0.5, color="0.5", lw=1, ls="--")
-        ax.annotate("learning rate / 10", (lr_drop_epoch + 0.5, 1), xycoords=("data", "axes fraction"),
-                    xytext=(-4, -4), textcoords="offset points", ha="right", va="top", fontsize=8, color="0.35")
+        ax.annotate("learning rate / 10", (lr_drop_epoch + 0.5, 0), xycoords=("data", "axes fraction"),
+                    xytext=(-4, 4), textcoords="offset points", ha="right", va="bottom", fontsize=8, color="0.35")
     ax.set(xlabel="epoch", ylabel="perplexity")
     if ylim is not None:
         ax.set_ylim(*ylim)

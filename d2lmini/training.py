@@ -231,3 +231,22 @@ class _LivePlot:
 
     def close(self) -> None:
         self.handle.update(self.fig)
+
+
+def chapter_trainer(max_epochs: int = 30, lr_drop_epoch: int = 24, gradient_clip_val: float = 1.0,
+                    plot: bool = False) -> Trainer:
+    """Return the ``Trainer`` the chapter's RNN pages train with (the setup chosen on rnn-scratch).
+
+    ``max_epochs`` epochs, global-norm clipping at ``gradient_clip_val``, and the learning rate
+    divided by ten after epoch ``lr_drop_epoch`` (epochs counted from 1, as in ``history["epoch"]``).
+
+    Raises:
+        ValueError: ``lr_drop_epoch`` is not an integer in ``[0, max_epochs]`` (0 drops it from the start),
+            or the ``Trainer`` rejects the other arguments.
+    """
+    check_int("lr_drop_epoch", lr_drop_epoch, minimum=0)
+    if lr_drop_epoch > max_epochs:
+        raise ValueError(f"lr_drop_epoch={lr_drop_epoch} is after the last epoch ({max_epochs}); "
+                         f"use a value in [0, {max_epochs}]")
+    return Trainer(max_epochs, gradient_clip_val=gradient_clip_val, plot=plot,
+                   lr_schedule=lambda epoch: 1.0 if epoch <= lr_drop_epoch else 0.1)

@@ -111,7 +111,32 @@ def _to_frame(result, dpi: int) -> Frame:
     return Frame(figure_to_png(fig, dpi) if fig is not None else None, text)
 
 
-class Explorer:
+class TwoViews:
+    """A display with two views: live ipywidgets (``_build_widget``) and static HTML (``static_html``).
+
+    Jupyter front ends show the widget; the book's ``_config.yml`` makes myst-nb show the HTML.
+    Subclasses set ``self._widget = None`` and define ``_build_widget``, ``static_html`` and ``_summary``.
+    """
+
+    _widget = None
+
+    @property
+    def widget(self):
+        """The live ipywidgets view, created once."""
+        if self._widget is None:
+            self._widget = self._build_widget()
+        return self._widget
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return {
+            "text/plain": self._summary(),
+            "text/html": self.static_html(),
+            "application/vnd.jupyter.widget-view+json": {
+                "version_major": 2, "version_minor": 0, "model_id": self.widget.model_id},
+        }
+
+
+class Explorer(TwoViews):
     """A parameter explorer; build it with ``explore``.
 
     Attributes:
@@ -182,13 +207,6 @@ class Explorer:
 
     # The live view -----------------------------------------------------------
 
-    @property
-    def widget(self):
-        """The live ipywidgets view (a ``VBox`` of slider, image and text), created once."""
-        if self._widget is None:
-            self._widget = self._build_widget()
-        return self._widget
-
     def _build_widget(self):
         import ipywidgets as widgets
 
@@ -223,15 +241,8 @@ class Explorer:
 
     # Display -----------------------------------------------------------------
 
-    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
-        widget = self.widget
-        return {
-            "text/plain": f"explore({self.name}: {self.labels[0]} … {self.labels[-1]}, "
-                          f"{len(self.values)} values)",
-            "text/html": self.static_html(),
-            "application/vnd.jupyter.widget-view+json": {
-                "version_major": 2, "version_minor": 0, "model_id": widget.model_id},
-        }
+    def _summary(self) -> str:
+        return f"explore({self.name}: {self.labels[0]} … {self.labels[-1]}, {len(self.values)} values)"
 
 
 def explore(func: Callable, name: str, values: Sequence, default=None, *, dpi: int = 80,

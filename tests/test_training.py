@@ -159,3 +159,12 @@ def test_set_seed_makes_torch_reproducible_and_try_gpu_falls_back():
     d2l.set_seed(7)
     assert torch.equal(a, torch.rand(3))
     assert d2l.try_gpu(99).type == "cpu"
+
+
+def test_chapter_trainer_is_the_rnn_pages_setup():
+    trainer = d2l.chapter_trainer()
+    assert trainer.max_epochs == 30 and trainer.gradient_clip_val == 1.0 and not trainer.plot
+    assert [trainer.lr_schedule(e) for e in (1, 24, 25, 30)] == [1.0, 1.0, 0.1, 0.1]
+    assert d2l.chapter_trainer(max_epochs=3, lr_drop_epoch=0).lr_schedule(1) == 0.1
+    with pytest.raises(ValueError, match="lr_drop_epoch=31 is after the last epoch"):
+        d2l.chapter_trainer(lr_drop_epoch=31)
