@@ -124,11 +124,12 @@ def test_every_exercise_has_one_folded_hint_and_one_folded_solution(page):
 
 
 @pytest.fixture(scope="module")
-def solution_runs():
-    """Every solution block, started two at a time (the blocks are single-threaded) when the first test asks."""
+def solution_runs(request):
+    """The selected solution blocks, run two at a time (each is single-threaded) from the first test that asks."""
     from concurrent.futures import ThreadPoolExecutor
 
-    codes = [param.values[0] for param in solution_blocks()]
+    codes = list(dict.fromkeys(item.callspec.params["code"] for item in request.session.items
+                               if getattr(item, "originalname", None) == "test_solution_code_runs"))
     with ThreadPoolExecutor(max_workers=2) as pool:
         yield {code: pool.submit(run_block, code) for code in codes}
 
