@@ -18,10 +18,15 @@ STUDIES_DIR_ENV = "D2LMINI_STUDIES_DIR"
 
 
 def studies_dir() -> Path | None:
-    """Return the local ``studies/`` folder: ``$D2LMINI_STUDIES_DIR``, else the repository's, else ``None``."""
+    """Return the local ``studies/`` folder, or ``None``.
+
+    ``$D2LMINI_STUDIES_DIR`` if set; else the repository around the working directory (a page run
+    from ``book/``); else the repository this package was installed from in editable mode.
+    """
     if os.environ.get(STUDIES_DIR_ENV):
         return Path(os.environ[STUDIES_DIR_ENV])
-    for parent in (Path.cwd(), *Path.cwd().parents):
+    package_repo = Path(__file__).resolve().parent.parent
+    for parent in (Path.cwd(), *Path.cwd().parents, package_repo):
         if (parent / "studies").is_dir() and (parent / "d2lmini").is_dir():
             return parent / "studies"
     return None

@@ -33,3 +33,10 @@ def test_inside_the_repository_the_committed_folder_is_found(monkeypatch):
     monkeypatch.chdir(__import__("pathlib").Path(__file__).parent.parent / "book")
     found = studies_dir()
     assert found is not None and found.name == "studies" and (found.parent / "d2lmini").is_dir()
+
+
+def test_outside_the_repository_an_editable_install_still_finds_it(tmp_path, monkeypatch):
+    monkeypatch.delenv("D2LMINI_STUDIES_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)  # e.g. the benchmark runs copies of the pages in a temporary folder
+    found = studies_dir()
+    assert found is not None and (found / "seeds.json").is_file()
