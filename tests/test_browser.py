@@ -3,6 +3,7 @@
 Needs `_build/html` (make test builds it first) and Debian's chromium (make test installs it).
 """
 
+import contextlib
 import html
 import json
 import os
@@ -47,17 +48,26 @@ def pages_with_widgets():
     return [p.stem for p in sorted((ROOT / "book").glob("*.ipynb")) if stored_widgets(p.stem)]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not (HTML / "index.html").is_file():
-        pytest.fail("build the book first: `make html` (make test does it before this test)")
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium driven by Playwright (skipped, or failed on CI, where there is none)."""
     path = chromium_path()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not (HTML / "index.html").is_file():
+        pytest.fail("build the book first: `make html` (make test does it before this test)")
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 def open_page(browser, page_name):

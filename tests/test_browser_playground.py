@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_browser import CHROMIUM_ARGS, chromium_path
+from test_browser import chromium
 
 import d2lmini as d2l
 
@@ -49,13 +49,8 @@ def seeded_model(kind, num_hiddens, seed):
 
 @pytest.fixture(scope="module")
 def browser():
-    path = chromium_path()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+    with chromium() as browser:  # the standalone pages need no built book
         yield browser
-        browser.close()
 
 
 def open_page(browser, path):
