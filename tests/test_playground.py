@@ -3,7 +3,6 @@
 import base64
 import html
 import json
-import os
 import re
 import textwrap
 from pathlib import Path
@@ -11,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_widgets import run_and_collect
+from test_widgets import kernel, run_and_collect
 from torch import nn
 
 import d2lmini as d2l
 from d2lmini.playground import MAX_STATIC_BYTES, export_model, playground
 
 ROOT = Path(__file__).resolve().parent.parent
-IPYWIDGETS7 = ROOT / ".venv-ipywidgets7"
 VOCAB = d2l.Vocab(list("abcdefghijklmnopqrstuvwxyz "))  # ' ', '<unk>', 'a'..'z': as The Time Machine's
 NAMES = ["W_xh", "W_hh", "b_h", "W_hq", "b_q"]
 
@@ -263,19 +261,7 @@ KERNEL_CODE = textwrap.dedent("""
 
 @pytest.mark.parametrize("flavour", ["pinned", "colab-7.7.1"])
 def test_live_view_in_a_kernel(flavour):
-    from jupyter_client import KernelManager
-
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    if flavour == "colab-7.7.1":
-        if not (IPYWIDGETS7 / "ipywidgets").is_dir():
-            pytest.fail(f"{IPYWIDGETS7} is missing: `make setup` installs ipywidgets 7.7.1 there")
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(IPYWIDGETS7), env.get("PYTHONPATH")]))
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel(env=env)
-    kc = km.client()
-    kc.start_channels()
-    try:
-        kc.wait_for_ready(timeout=60)
+    with kernel(flavour, OMP_NUM_THREADS="1") as kc:
         messages = run_and_collect(kc, KERNEL_CODE, timeout=120)
         assert not [m["content"] for m in messages if m["msg_type"] == "error"]
         stdout = "".join(m["content"]["text"] for m in messages if m["msg_type"] == "stream")
@@ -310,6 +296,3 @@ def test_live_view_in_a_kernel(flavour):
         assert state[:3] == ["a b", 0.0, 1]
         assert re.sub("</?mark>", "", re.search(r'data-role="continuation"[^>]*>(.*?)</p>', greedy[-1]).group(1)) \
             == state[3]
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)

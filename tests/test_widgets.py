@@ -1,5 +1,6 @@
 """d2lmini.explore: the static HTML view, and the live ipywidgets view driven like a front end."""
 
+import contextlib
 import html
 import io
 import json
@@ -243,11 +244,12 @@ def run_and_collect(kc, code=None, msg=None, timeout=60):
             return messages
 
 
-@pytest.mark.parametrize("flavour", ["pinned", "colab-7.7.1"])
-def test_live_widget_in_a_kernel(flavour):
+@contextlib.contextmanager
+def kernel(flavour, **env_overrides):
+    """A running kernel client with the pinned ipywidgets, or with Colab's 7.7.1 first on the path."""
     from jupyter_client import KernelManager
 
-    env = dict(os.environ)
+    env = dict(os.environ, **env_overrides)
     if flavour == "colab-7.7.1":
         if not (IPYWIDGETS7 / "ipywidgets").is_dir():
             pytest.fail(f"{IPYWIDGETS7} is missing: `make setup` installs ipywidgets 7.7.1 there")
@@ -258,6 +260,15 @@ def test_live_widget_in_a_kernel(flavour):
     kc.start_channels()
     try:
         kc.wait_for_ready(timeout=60)
+        yield kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+@pytest.mark.parametrize("flavour", ["pinned", "colab-7.7.1"])
+def test_live_widget_in_a_kernel(flavour):
+    with kernel(flavour) as kc:
         messages = run_and_collect(kc, KERNEL_CODE)
         errors = [m["content"] for m in messages if m["msg_type"] == "error"]
         assert not errors, errors
@@ -292,6 +303,3 @@ def test_live_widget_in_a_kernel(flavour):
         check = run_and_collect(kc, "import json; print(json.dumps([ex.slider.index, ex.calls]))")
         state = json.loads("".join(m["content"]["text"] for m in check if m["msg_type"] == "stream"))
         assert state == [2, 5]  # 1 for the live view, 3 for the static view, 1 for the move
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
