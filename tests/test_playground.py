@@ -5,7 +5,6 @@ import html
 import json
 import re
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +15,6 @@ from torch import nn
 import d2lmini as d2l
 from d2lmini.playground import MAX_STATIC_BYTES, export_model, playground
 
-ROOT = Path(__file__).resolve().parent.parent
 VOCAB = d2l.Vocab(list("abcdefghijklmnopqrstuvwxyz "))  # ' ', '<unk>', 'a'..'z': as The Time Machine's
 NAMES = ["W_xh", "W_hh", "b_h", "W_hq", "b_q"]
 
