@@ -6,7 +6,8 @@ Each module holds one part of the chapter:
   ``text``: ``preprocess`` and ``tokenize``; ``vocab``: ``Vocab``.
 * ``sequence``: autoregressive forecasting; ``ngram``: counting baselines (add-alpha, Kneser-Ney).
 * ``models``: RNN layers and language models; ``decoding``: sampling with a temperature.
-* ``training``: ``Trainer``, ``perplexity``; ``bptt``: gradients through time, written out.
+* ``training``: ``Trainer``, ``perplexity``; ``chapter``: ``Setup`` and ``CHAPTER``, the chapter's
+  training setup; ``bptt``: gradients through time, written out.
 * ``plotting`` and ``diagrams`` (boxes, arrows, the unrolled RNN); ``widgets`` (``explore``,
   ``temperature_explorer``) and ``playground`` (the trained model running in the page), whose static
   views are filled from the HTML/JS templates in ``d2lmini/templates``.
@@ -25,6 +26,7 @@ from d2lmini.bptt import (
     state_jacobians,
     windowed_bptt,
 )
+from d2lmini.chapter import CHAPTER, Setup, chapter_trainer
 from d2lmini.data import (
     TIME_MACHINE_SHA1,
     TIME_MACHINE_URL,
@@ -42,7 +44,7 @@ from d2lmini.plotting import plot, plot_training, use_png
 from d2lmini.sequence import RNNForecaster, k_step_ahead, lag_features, noisy_sine
 from d2lmini.studies import load_study
 from d2lmini.text import preprocess, tokenize
-from d2lmini.training import Trainer, chapter_trainer, perplexity, set_seed, try_gpu
+from d2lmini.training import Trainer, perplexity, set_seed, try_gpu
 from d2lmini.vocab import Vocab
 from d2lmini.widgets import explore, temperature_explorer
 
@@ -52,7 +54,8 @@ __all__ = [
     "BPTTGrads", "block_carry", "bptt_backward", "gradient_agreement", "random_carry", "random_rnn",
     "recurrent_matrix", "segment_lengths", "state_jacobians", "windowed_bptt", "TIME_MACHINE_SHA1",
     "TIME_MACHINE_URL", "DownloadError", "NGramLM", "count_ngrams", "RNN", "RNNLM", "RNNLMScratch", "RNNScratch",
-    "TimeMachine", "Trainer", "chapter_trainer", "Vocab", "copy_scratch_weights", "download", "explore",
+    "TimeMachine", "Trainer", "CHAPTER", "Setup", "chapter_trainer", "Vocab", "copy_scratch_weights", "download",
+    "explore",
     "export_model", "RNNForecaster", "k_step_ahead", "lag_features", "noisy_sine", "partition_starts", "perplexity",
     "playground", "plot", "plot_training", "load_study", "preprocess", "read_time_machine", "sample", "set_seed",
     "temperature_explorer", "tokenize", "try_gpu", "use_png",

@@ -2,22 +2,9 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from d2lmini.checks import check_int
-
-
-def check_temperature(temperature: float) -> float:
-    """Return ``temperature`` as a float, or raise ``ValueError`` if it is negative or not finite."""
-    try:
-        value = float(temperature)
-    except (TypeError, ValueError):
-        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}") from None
-    if math.isnan(value) or math.isinf(value) or value < 0:
-        raise ValueError(f"temperature must be a finite number >= 0 (0 means greedy), got {temperature!r}")
-    return value
+from d2lmini.checks import check_int, check_temperature
 
 
 def sample(logits: torch.Tensor, temperature: float, top_k: int | None = None,

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from d2lmini.checks import check_int
-from d2lmini.decoding import check_temperature, sample
+from d2lmini.checks import check_int, check_temperature
+from d2lmini.decoding import sample
 from d2lmini.text import preprocess
 from d2lmini.vocab import Vocab
 
@@ -44,14 +44,16 @@ class RNNScratch(nn.Module):
         Returns:
             ``(outputs, state)``: all hidden states ``(T, B, H)`` and the last one ``(B, H)``.
         """
-        num_steps, batch_size, _ = inputs.shape
+        batch_size = inputs.shape[1]
         if state is None:
             state = inputs.new_zeros(batch_size, self.num_hiddens)
         # The input term does not depend on the state: compute it for all steps at once.
         input_terms = inputs @ self.W_xh + self.b_h  # (T, B, H)
         outputs = []
-        for t in range(num_steps):
-            state = torch.tanh(torch.addmm(input_terms[t], state, self.W_hh))  # (B, H)
+        # unbind(0) splits the steps in one autograd node. Indexing input_terms[t] would add one node per
+        # step whose backward writes a full (T, B, H) gradient: O(T^2) work (the rnn-concise page measures it).
+        for input_term in input_terms.unbind(0):  # (B, H) each
+            state = torch.tanh(torch.addmm(input_term, state, self.W_hh))  # (B, H)
             outputs.append(state)
         return torch.stack(outputs), state
 
@@ -112,8 +114,17 @@ class RNNLMScratch(nn.Module):
 
     def forward(self, X: torch.Tensor, state: torch.Tensor | None = None) -> torch.Tensor:
         """Return logits ``(B, T, V)`` for the indices ``X (B, T)``."""
-        hiddens, _ = self.rnn(self.one_hot(X), state)
-        return self.output_layer(hiddens)
+        return self.logits_and_state(X, state)[0]
+
+    def logits_and_state(self, X: torch.Tensor, state: torch.Tensor | None = None
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return logits ``(B, T, V)`` for ``X (B, T)`` and the RNN's last state.
+
+        The state has the layer's shape (``(B, H)`` for ``RNNScratch``, ``(1, B, H)`` for ``RNN``); pass it back
+        as ``state`` to continue each row where it stopped, as training on sequential minibatches does.
+        """
+        hiddens, state = self.rnn(self.one_hot(X), state)
+        return self.output_layer(hiddens), state
 
     def loss(self, logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
         """Mean cross-entropy of logits ``(B, T, V)`` against targets ``(B, T)``."""

@@ -31,8 +31,7 @@ from itertools import count
 import torch
 from torch import nn
 
-from d2lmini.checks import check_int
-from d2lmini.decoding import check_temperature
+from d2lmini.checks import check_int, check_temperature
 from d2lmini.models import RNN, RNNLM, RNNLMScratch, RNNScratch
 from d2lmini.text import preprocess
 from d2lmini.vocab import Vocab

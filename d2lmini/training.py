@@ -91,10 +91,16 @@ class Trainer:
             times ``f(e)``. For example ``lambda e: 1.0 if e <= 24 else 0.1`` divides it
             by ten from epoch 25 on.
 
-    After ``fit``: ``history`` maps ``'epoch'`` (1, 2, ...), ``'train_ppl'``, ``'val_ppl'``
-    and ``'epoch_time'`` (seconds) to per-epoch lists; ``grad_norms`` holds the
-    global gradient norm of every update before clipping; ``train_time`` is
-    the total seconds spent in ``fit``. Each call of ``fit`` starts these afresh.
+    Minibatches from sequential partitioning (``data.partition == "sequential"``, see ``TimeMachine``)
+    continue each other row by row, so the trainer then carries the RNN's state from one batch into the
+    next, detached: the state's value flows on, gradients stop at the batch edge (truncated BPTT). The
+    state starts from zeros at every epoch. With random partitioning every batch starts from zeros.
+
+    After ``fit``: ``history`` maps ``'epoch'`` (1, 2, ...), ``'train_ppl'``, ``'val_ppl'``,
+    ``'epoch_time'`` (seconds of the epoch's updates) and ``'val_time'`` (seconds of its validation
+    pass) to per-epoch lists; ``grad_norms`` holds the global gradient norm of every update before
+    clipping; ``train_time`` is the total seconds spent in ``fit``, validation included. Each call of
+    ``fit`` starts these afresh.
     """
 
     def __init__(self, max_epochs: int, *args: object, gradient_clip_val: float = 0, num_gpus: int | None = None,
@@ -118,7 +124,8 @@ class Trainer:
         self.max_epochs, self.gradient_clip_val = max_epochs, gradient_clip_val
         self.device = torch.device(device) if device is not None else try_gpu()
         self.plot, self.lr_schedule = plot, lr_schedule
-        self.history: dict[str, list] = {"epoch": [], "train_ppl": [], "val_ppl": [], "epoch_time": []}
+        self.history: dict[str, list] = {"epoch": [], "train_ppl": [], "val_ppl": [], "epoch_time": [],
+                                         "val_time": []}
         self.grad_norms: list[float] = []
         self.train_time = 0.0
 
@@ -139,27 +146,35 @@ class Trainer:
         self.history = {key: [] for key in self.history}  # the keys __init__ lists, emptied
         self.grad_norms = []
         live = _LivePlot() if self.plot and _in_notebook() else None
+        stateful = getattr(data, "partition", "random") == "sequential"
         start = time.perf_counter()
         for epoch in range(1, self.max_epochs + 1):
             epoch_start = time.perf_counter()
             if self.lr_schedule is not None:
                 self._set_learning_rates(optimizer, base_lrs, epoch)
             model.train()
-            total_nll, total_tokens = 0.0, 0
+            total_nll, total_tokens, state = 0.0, 0, None
             for X, Y in data.train_dataloader():
                 X, Y = X.to(self.device), Y.to(self.device)
-                loss = model.loss(model(X), Y)
+                if stateful:  # row i continues row i of the previous batch: carry the value, not the graph
+                    logits, state = model.logits_and_state(X, state)
+                    state = state.detach()
+                else:
+                    logits = model(X)
+                loss = model.loss(logits, Y)
                 optimizer.zero_grad()
                 loss.backward()
                 self.grad_norms.append(self.clip_gradients(params))
                 optimizer.step()
                 total_nll += loss.item() * Y.numel()
                 total_tokens += Y.numel()
+            val_start = time.perf_counter()
             val_ppl = perplexity(model, data.val_dataloader(), self.device)
             self.history["epoch"].append(epoch)
             self.history["train_ppl"].append(safe_exp(total_nll / total_tokens))
             self.history["val_ppl"].append(val_ppl)
-            self.history["epoch_time"].append(time.perf_counter() - epoch_start)
+            self.history["epoch_time"].append(val_start - epoch_start)
+            self.history["val_time"].append(time.perf_counter() - val_start)
             if live:
                 live.update(self.history)
         self.train_time = time.perf_counter() - start
@@ -231,22 +246,3 @@ class _LivePlot:
 
     def close(self) -> None:
         self.handle.update(self.fig)
-
-
-def chapter_trainer(max_epochs: int = 30, lr_drop_epoch: int = 24, gradient_clip_val: float = 1.0,
-                    plot: bool = False) -> Trainer:
-    """Return the ``Trainer`` the chapter's RNN pages train with (the setup chosen on rnn-scratch).
-
-    ``max_epochs`` epochs, global-norm clipping at ``gradient_clip_val``, and the learning rate
-    divided by ten after epoch ``lr_drop_epoch`` (epochs counted from 1, as in ``history["epoch"]``).
-
-    Raises:
-        ValueError: ``lr_drop_epoch`` is not an integer in ``[0, max_epochs]`` (0 drops it from the start),
-            or the ``Trainer`` rejects the other arguments.
-    """
-    check_int("lr_drop_epoch", lr_drop_epoch, minimum=0)
-    if lr_drop_epoch > max_epochs:
-        raise ValueError(f"lr_drop_epoch={lr_drop_epoch} is after the last epoch ({max_epochs}); "
-                         f"use a value in [0, {max_epochs}]")
-    return Trainer(max_epochs, gradient_clip_val=gradient_clip_val, plot=plot,
-                   lr_schedule=lambda epoch: 1.0 if epoch <= lr_drop_epoch else 0.1)

@@ -37,8 +37,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from d2lmini.checks import check_int
-from d2lmini.decoding import check_temperature
+from d2lmini.checks import check_int, check_temperature
 
 MAX_STATIC_BYTES = 500_000
 LIVE_SCALE = 2  # the live view renders figures at twice the dpi, for high-DPI screens

@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import datetime
 import json
-import math
 import os
 import platform
 import re
@@ -23,7 +22,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,62 +34,41 @@ from d2lmini.checks import check_int, safe_exp
 STUDIES_DIR = Path(__file__).resolve().parent
 
 
-@dataclass(frozen=True)
-class Setup:
-    """One way to train the chapter's RNN language model (the fields a study varies)."""
-
-    kind: str = "nn.RNN"           # "scratch" (RNNLMScratch over RNNScratch) or "nn.RNN" (RNNLM over RNN)
-    num_hiddens: int = 128
-    batch_size: int = 32
-    num_steps: int = 64
-    lr: float = 0.01               # Adam; AdamW when weight_decay > 0
-    gradient_clip_val: float = 1.0
-    max_epochs: int = 30
-    lr_drop_fraction: float = 0.2  # the last fifth of the epochs trains at lr / 10; 0 turns the drop off
-    weight_decay: float = 0.0      # decoupled (AdamW)
-    partition: str = "random"      # "sequential": rows continue across batches and the state is carried
-
-
-# The chapter's setup (rnn-scratch, rnn-concise): 128 hidden, batch 32, 64 steps, Adam 0.01, clip 1, 30 epochs
-# with lr x0.1 for the last 6. The seeds study measures it; search and scaling vary it. Keep in step with the pages.
-SETUP = Setup()
-KINDS = ("scratch", "nn.RNN")
+# The chapter's setup (rnn-scratch, rnn-concise) is d2l.CHAPTER: 128 hidden, batch 32, 64 steps, Adam 0.01, clip 1,
+# 30 epochs with lr x0.1 for the last 6. The studies vary it with CHAPTER.replace(...).
+SETUP = d2l.CHAPTER
+KINDS = d2l.chapter.KINDS
 
 NGRAM_ORDERS = range(1, 9)
 NGRAM_ALPHA = 0.1
 KN_DISCOUNTS = (0.5, 0.6, 0.75, 0.9, 0.95)
 
-SEARCH_BUDGET = 60.0  # seconds of training per configuration, one thread
-SEARCH_SEED = 0
-# One factor at a time around the chapter's setup (nn.RNN, the faster layer), then two combinations.
+SEEDS = (0, 1, 2, 3, 4)   # the chapter's setup: the seeds study, whose spread sets the pages' bands
+STUDY_SEEDS = (0, 1, 2)   # every configuration that search and scaling compare
+# One factor at a time around the chapter's setup (nn.RNN). Every configuration makes the same number of
+# optimiser updates as the chapter's 30 epochs: a change of batch size or row length scales the epochs.
 SEARCH_VARIATIONS: list[tuple[str, dict]] = [
-    ("baseline", {}),
-    ("256 hidden", {"num_hiddens": 256}),
+    ("chapter setup", {}),
     ("num_steps 32", {"num_steps": 32}),
     ("num_steps 128", {"num_steps": 128}),
-    ("lr 0.005", {"lr": 0.005}),
-    ("lr 0.02", {"lr": 0.02}),
     ("batch 16", {"batch_size": 16}),
     ("batch 64", {"batch_size": 64}),
+    ("lr 0.005", {"lr": 0.005}),
+    ("lr 0.02", {"lr": 0.02}),
     ("no lr drop", {"lr_drop_fraction": 0.0}),
-    ("weight decay 0.01", {"weight_decay": 0.01}),
-    ("weight decay 0.1", {"weight_decay": 0.1}),
     ("sequential, state carried", {"partition": "sequential"}),
-    ("sequential, 256 hidden", {"partition": "sequential", "num_hiddens": 256}),
 ]
-
-SEEDS = (0, 1, 2)
 MIX_WEIGHTS = [round(0.05 * i, 2) for i in range(21)]  # weight of the RNN in w p_RNN + (1 - w) p_KN
 IDENTITY_RTOL = 1e-6
 
-SCALING_SEED = 0
 SCALING_LONG_EPOCHS = 120
 SCALING_HIDDENS = (64, 128, 256, 512)
-SCALING_LRS = (0.01, 0.003)  # Adam learning rates tried at every width
+SCALING_LRS = (0.001, 0.003, 0.01)  # Adam learning rates tried at every width (seed 0), the best then on more seeds
 SCALING_FRACTIONS = (0.25, 0.5, 1.0)
-SCALING_RUN_CAP = 240.0  # seconds of training per run at most; a slower run trains fewer epochs (and says so)
 
 TIMING_REPS = 7
+LAYER_STEPS = (16, 32, 64, 128, 256, 512, 1024)
+LAYER_REPS = 5
 
 # --quick: a slice of each part, one epoch, two configurations.
 QUICK_TRAIN_CHARS, QUICK_EVAL_CHARS = 6000, 1500
@@ -103,14 +80,14 @@ def log(message: str) -> None:
 
 # ----------------------------------------------------------------------------------------- data, models, training
 
-def load_data(setup: Setup, quick: bool = False, train_fraction: float = 1.0) -> d2l.TimeMachine:
+def load_data(setup: d2l.Setup, quick: bool = False, train_fraction: float = 1.0) -> d2l.TimeMachine:
     """Return The Time Machine (80/10/10) batched as ``setup`` says, keeping only the first ``train_fraction``
     of the training part; ``quick`` keeps a small slice of every part.
 
     ``TimeMachine`` reads ``train_corpus``, ``val_corpus`` and ``test_corpus`` whenever a dataloader is asked
     for, so shortening them shortens what every dataloader yields.
     """
-    data = d2l.TimeMachine(setup.batch_size, setup.num_steps, partition=setup.partition)
+    data = setup.data()
     if quick:
         data.train_corpus = data.train_corpus[:QUICK_TRAIN_CHARS]
         data.val_corpus = data.val_corpus[:QUICK_EVAL_CHARS]
@@ -124,19 +101,14 @@ def data_sizes(data: d2l.TimeMachine) -> dict:
             "test_chars": len(data.test_corpus), "vocab_size": len(data.vocab), "val_streams": data.val_streams}
 
 
-def build_model(setup: Setup, vocab_size: int) -> d2l.RNNLMScratch:
-    """Return a fresh model of ``setup.kind`` (parameters drawn from torch's global generator)."""
-    V, H = vocab_size, setup.num_hiddens
-    if setup.kind == "scratch":
-        return d2l.RNNLMScratch(d2l.RNNScratch(V, H), V, lr=setup.lr, optimizer="adam")
-    if setup.kind == "nn.RNN":
-        return d2l.RNNLM(d2l.RNN(V, H), V, lr=setup.lr, optimizer="adam")
-    raise ValueError(f"kind must be one of {KINDS}, got {setup.kind!r}")
+def equal_updates(setup: d2l.Setup, reference: d2l.Setup = SETUP, fraction: float = 1.0) -> d2l.Setup:
+    """Return ``setup`` with as many epochs as give ``reference``'s number of updates on ``fraction`` of the text.
 
-
-def drop_epochs(epochs: int, fraction: float) -> int:
-    """Return how many final epochs train at lr / 10: ``fraction`` of ``epochs``, rounded half up."""
-    return math.floor(epochs * fraction + 0.5)
+    An epoch makes about ``train_chars / (batch_size * num_steps)`` updates, so halving the batch or the text
+    halves the epochs needed for the same number of updates.
+    """
+    scale = (setup.batch_size * setup.num_steps) / (reference.batch_size * reference.num_steps) / fraction
+    return setup.replace(max_epochs=max(1, round(reference.max_epochs * scale)))
 
 
 def _shown(path: Path) -> str:
@@ -145,79 +117,37 @@ def _shown(path: Path) -> str:
     return str(path.resolve().relative_to(root)) if path.resolve().is_relative_to(root) else str(path)
 
 
-def train(model: d2l.RNNLMScratch, data: d2l.TimeMachine, setup: Setup, budget: float | None = None,
-          val_every_epoch: bool = False, generator: torch.Generator | None = None) -> dict:
-    """Train ``model`` on ``data`` as ``setup`` says; return epochs, seconds, final train ppl and per-epoch history.
+def train_one(setup: d2l.Setup, seed: int, data: d2l.TimeMachine) -> tuple[d2l.RNNLMScratch, dict]:
+    """Train ``setup`` from ``seed`` with ``d2l.Trainer``; return the model and a record of the run.
 
-    The updates are those of ``d2l.Trainer`` (same batches from the same seed, global-norm clipping, one optimiser
-    step per batch), plus what a study needs and the Trainer does not offer: a time budget, the state carried
-    across batches with sequential partitioning (detached between batches, so gradients stop at the batch edge),
-    weight decay, and a training time that excludes every validation pass.
-
-    With ``budget`` (seconds of CPU time) the first epoch's CPU time is measured and the run trains
-    ``min(setup.max_epochs, max(1, budget // first_epoch_cpu_seconds))`` epochs. CPU time of the one-thread
-    process, not wall time, so that other programs on the machine do not shrink a configuration's budget.
-    The tenfold learning-rate drop covers
-    the last ``setup.lr_drop_fraction`` of whatever number of epochs is trained.
-
-    Returns:
-        ``{"epochs", "lr_drop_epochs", "train_seconds", "train_ppl", "history": {"epoch", "train_ppl",
-        "seconds"[, "val_ppl"]}}``; ``train_ppl`` is measured during the last epoch, as the Trainer does.
+    The record: ``epochs``, ``lr_drop_epochs``, ``updates``, ``train_seconds`` (the epochs' updates only, no
+    validation), ``train_ppl`` (measured during the last epoch), ``val_ppl``, ``test_ppl`` and the per-epoch
+    ``history`` (``epoch``, ``train_ppl``, ``val_ppl``, ``seconds``).
     """
-    if setup.weight_decay > 0:
-        optimizer = torch.optim.AdamW(model.parameters(), lr=setup.lr, weight_decay=setup.weight_decay)
-    else:
-        optimizer = model.configure_optimizers()
-    params = [p for p in model.parameters() if p.requires_grad]
-    max_norm = setup.gradient_clip_val if setup.gradient_clip_val > 0 else math.inf
-    history: dict[str, list] = {"epoch": [], "train_ppl": [], "seconds": []}
-    if val_every_epoch:
-        history["val_ppl"] = []
-    epochs = setup.max_epochs
-    epoch = 0
-    while epoch < epochs:
-        epoch += 1
-        factor = 0.1 if epoch > epochs - drop_epochs(epochs, setup.lr_drop_fraction) else 1.0
-        for group in optimizer.param_groups:
-            group["lr"] = setup.lr * factor
-        start, cpu_start = time.perf_counter(), time.process_time()
-        model.train()
-        state, total_nll, total_tokens = None, 0.0, 0
-        for X, Y in data.train_dataloader(generator):  # (B, T) each
-            if setup.partition == "sequential":  # row i continues row i of the previous batch
-                hiddens, state = model.rnn(model.one_hot(X), state)  # (T, B, H); (B, H) or (1, B, H)
-                logits = model.output_layer(hiddens)  # (B, T, V)
-                state = state.detach()  # carry the value, not the graph
-            else:
-                logits = model(X)  # (B, T, V)
-            loss = model.loss(logits, Y)
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(params, max_norm)
-            optimizer.step()
-            total_nll += loss.item() * Y.numel()
-            total_tokens += Y.numel()
-        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
-        if epoch == 1 and budget is not None:
-            epochs = min(setup.max_epochs, max(1, int(budget // cpu_seconds)))
-        history["epoch"].append(epoch)
-        history["train_ppl"].append(safe_exp(total_nll / total_tokens))
-        history["seconds"].append(seconds)
-        if val_every_epoch:
-            history["val_ppl"].append(d2l.perplexity(model, data.val_dataloader()))
-    return {"epochs": epochs, "lr_drop_epochs": drop_epochs(epochs, setup.lr_drop_fraction),
-            "train_seconds": sum(history["seconds"]), "train_ppl": history["train_ppl"][-1], "history": history}
-
-
-def train_one(setup: Setup, seed: int, data: d2l.TimeMachine, budget: float | None = None,
-              val_every_epoch: bool = False) -> tuple[d2l.RNNLMScratch, dict]:
-    """Seed, build and train a model; return it and ``train``'s record plus its validation and test perplexity."""
-    d2l.set_seed(seed)
-    model = build_model(setup, len(data.vocab))
-    record = train(model, data, setup, budget=budget, val_every_epoch=val_every_epoch)
-    record["val_ppl"] = d2l.perplexity(model, data.val_dataloader())
-    record["test_ppl"] = d2l.perplexity(model, data.test_dataloader())
+    model, trainer = setup.train(data, seed)
+    history = trainer.history
+    record = {"seed": seed, "epochs": setup.max_epochs, "lr_drop_epochs": setup.lr_drop_epochs,
+              "updates": len(trainer.grad_norms), "train_seconds": sum(history["epoch_time"]),
+              "train_ppl": history["train_ppl"][-1], "val_ppl": history["val_ppl"][-1],
+              "test_ppl": d2l.perplexity(model, data.test_dataloader()),
+              "history": {"epoch": history["epoch"], "train_ppl": history["train_ppl"],
+                          "val_ppl": history["val_ppl"], "seconds": history["epoch_time"]}}
     return model, record
+
+
+def run_seeds(label: str, setup: d2l.Setup, data: d2l.TimeMachine, seeds: Iterable[int],
+              keep_history: bool = False) -> dict:
+    """Train ``setup`` once per seed; return ``{"setup", "runs", "summary"}`` (mean and sd of each measure)."""
+    runs = []
+    for seed in seeds:
+        _, record = train_one(setup, seed, data)
+        if not keep_history:
+            del record["history"]
+        runs.append(record)
+        log(f"  {label:30s} seed {seed}: val {record['val_ppl']:.3f} test {record['test_ppl']:.3f} "
+            f"({record['epochs']} epochs, {record['updates']} updates, {record['train_seconds']:.1f} s)")
+    return {"setup": dataclasses.asdict(setup), "runs": runs,
+            "summary": {key: summary(r[key] for r in runs) for key in ("val_ppl", "test_ppl", "train_seconds")}}
 
 
 def summary(values: Iterable[float]) -> dict:
@@ -285,28 +215,20 @@ def best_kn_row(out: Path, quick: bool) -> dict | None:
 # ------------------------------------------------------------------------------------------------------- search
 
 def search_study(args: argparse.Namespace) -> dict:
-    """One-factor variations around the chapter's setup, each trained for a fixed time, scored on validation."""
-    quick_names = ("baseline", "sequential, state carried")
+    """One-factor variations around the chapter's setup (nn.RNN), each at the chapter's number of updates,
+    over ``STUDY_SEEDS``, scored on validation (test is recorded, never used to choose)."""
+    quick_names = ("chapter setup", "sequential, state carried")
     variations = [v for v in SEARCH_VARIATIONS if v[0] in quick_names] if args.quick else SEARCH_VARIATIONS
-    base = dataclasses.replace(SETUP, kind="nn.RNN", max_epochs=1 if args.quick else 10_000)
-    budget = None if args.quick else args.budget
+    base = SETUP.replace(kind="nn.RNN", max_epochs=1 if args.quick else SETUP.max_epochs)
+    seeds = (0,) if args.quick else STUDY_SEEDS
     rows = []
     for name, changes in variations:
-        setup = dataclasses.replace(base, **changes)
-        data = load_data(setup, args.quick)
-        d2l.set_seed(SEARCH_SEED)
-        model = build_model(setup, len(data.vocab))
-        record = train(model, data, setup, budget=budget)
-        rows.append({"name": name, "changes": changes, "setup": dataclasses.asdict(setup),
-                     "val_ppl": d2l.perplexity(model, data.val_dataloader()), "train_ppl": record["train_ppl"],
-                     "epochs": record["epochs"], "lr_drop_epochs": record["lr_drop_epochs"],
-                     "train_seconds": record["train_seconds"], "first_epoch_seconds": record["history"]["seconds"][0]})
-        log(f"  {name:28s} val ppl {rows[-1]['val_ppl']:.3f}  train ppl {record['train_ppl']:.3f}  "
-            f"{record['epochs']} epochs  {record['train_seconds']:.1f} s")
-    best = min(rows, key=lambda r: r["val_ppl"])
-    return {"seeds": [SEARCH_SEED], "data": data_sizes(load_data(base, args.quick)),
-            "results": {"budget_seconds": budget, "baseline": dataclasses.asdict(base), "rows": rows,
-                        "best": best["name"], "kneser_ney": best_kn_row(args.out, args.quick)}}
+        setup = equal_updates(base.replace(**changes), reference=base)
+        rows.append({"name": name, "changes": changes, **run_seeds(name, setup, load_data(setup, args.quick), seeds)})
+    best = min(rows, key=lambda r: r["summary"]["val_ppl"]["mean"])
+    return {"seeds": list(seeds), "data": data_sizes(load_data(base, args.quick)),
+            "results": {"baseline": dataclasses.asdict(base), "rows": rows, "best": best["name"],
+                        "kneser_ney": best_kn_row(args.out, args.quick)}}
 
 
 # -------------------------------------------------------------------------------------------------------- seeds
@@ -387,7 +309,7 @@ def seeds_study(args: argparse.Namespace) -> dict:
                                     "one): run `python studies/run.py ngram` first, or pass --kn-order and "
                                     "--kn-discount")
         kn_choice = {key: best[key] for key in ("order", "discount", "source")}
-    setup = dataclasses.replace(SETUP, max_epochs=1) if args.quick else SETUP
+    setup = SETUP.replace(max_epochs=1) if args.quick else SETUP
     data = load_data(setup, args.quick)
     val_tokens, test_tokens = data.val_corpus.tolist(), data.test_corpus.tolist()
     log(f"  Kneser-Ney order {kn_choice['order']}, D = {kn_choice['discount']} ({kn_choice['source']})")
@@ -398,12 +320,9 @@ def seeds_study(args: argparse.Namespace) -> dict:
     runs = []
     for kind in KINDS:
         for seed in seeds:
-            model, record = train_one(dataclasses.replace(setup, kind=kind), seed, data)
+            model, record = train_one(setup.replace(kind=kind), seed, data)
             mix = interpolate(model, data, kn_probs)
-            runs.append({"kind": kind, "seed": seed, "val_ppl": record["val_ppl"], "test_ppl": record["test_ppl"],
-                         "train_ppl": record["train_ppl"], "epochs": record["epochs"],
-                         "lr_drop_epochs": record["lr_drop_epochs"], "train_seconds": record["train_seconds"],
-                         "mix": mix})
+            runs.append({"kind": kind, **record, "mix": mix})
             log(f"  {kind:8s} seed {seed}: test ppl {record['test_ppl']:.3f} in {record['train_seconds']:.1f} s; "
                 f"mixed with KN (w = {mix['weight']}) {mix['test_ppl']:.3f}")
     by_kind = {}
@@ -420,69 +339,129 @@ def seeds_study(args: argparse.Namespace) -> dict:
 
 # ------------------------------------------------------------------------------------------------------ scaling
 
-def scaling_run(label: str, setup: Setup, data: d2l.TimeMachine, cap: float | None) -> dict:
-    """Train ``setup`` (at most ``cap`` CPU seconds, by the first epoch's); return its record without the model."""
-    _, record = train_one(setup, SCALING_SEED, data, budget=cap, val_every_epoch=True)
-    if record["epochs"] < setup.max_epochs:
-        record["note"] = (f"capped at {record['epochs']} of {setup.max_epochs} epochs to stay within {cap:.0f} s "
-                          "of training")
-    log(f"  {label:24s} val ppl {record['val_ppl']:.3f}  test ppl {record['test_ppl']:.3f}  "
-        f"{record['epochs']} epochs  {record['train_seconds']:.1f} s")
-    return record
-
-
 def scaling_study(args: argparse.Namespace) -> dict:
-    """What closes the gap to Kneser-Ney: more epochs, more hidden units, more training text (nn.RNN)."""
-    base = dataclasses.replace(SETUP, kind="nn.RNN", max_epochs=1 if args.quick else SETUP.max_epochs)
+    """What more of each resource buys (nn.RNN, every arm over ``STUDY_SEEDS``): (a) more epochs; (b) more hidden
+    units, each width at the learning rate that is best for it on validation (seed 0 of a small grid); (c) more
+    training text at the chapter's number of updates."""
+    base = SETUP.replace(kind="nn.RNN", max_epochs=1 if args.quick else SETUP.max_epochs)
+    seeds = (0, 1) if args.quick else STUDY_SEEDS
     long_epochs = 2 if args.quick else SCALING_LONG_EPOCHS
     hiddens = (16, 32) if args.quick else SCALING_HIDDENS
+    lrs = SCALING_LRS[-2:] if args.quick else SCALING_LRS
     fractions = (0.5, 1.0) if args.quick else SCALING_FRACTIONS
-    cap = None if args.quick else SCALING_RUN_CAP
     data = load_data(base, args.quick)
     log("  (a) more epochs")
-    epochs = scaling_run(f"{long_epochs} epochs", dataclasses.replace(base, max_epochs=long_epochs), data, None)
-    log("  (b) more hidden units")
-    # A wider layer may need a smaller step: every width gets the same two learning rates.
-    lrs = SCALING_LRS[:1] if args.quick else SCALING_LRS
-    hidden = [{"num_hiddens": h, "lr": lr,
-               **scaling_run(f"{h} hidden, lr {lr}", dataclasses.replace(base, num_hiddens=h, lr=lr), data, cap)}
-              for h in hiddens for lr in lrs]
-    log("  (c) more training text")
+    epochs = run_seeds(f"{long_epochs} epochs", base.replace(max_epochs=long_epochs), data, seeds, keep_history=True)
+    log("  (b) more hidden units, learning rate tuned per width")
+    hidden = []
+    for h in hiddens:
+        grid = {lr: run_seeds(f"{h} hidden, lr {lr}", base.replace(num_hiddens=h, lr=lr), data, seeds[:1])
+                for lr in lrs}
+        best_lr = min(grid, key=lambda lr: grid[lr]["summary"]["val_ppl"]["mean"])
+        chosen = run_seeds(f"{h} hidden, lr {best_lr}", base.replace(num_hiddens=h, lr=best_lr), data, seeds[1:])
+        chosen["runs"] = grid[best_lr]["runs"] + chosen["runs"]
+        chosen["summary"] = {key: summary(r[key] for r in chosen["runs"])
+                             for key in ("val_ppl", "test_ppl", "train_seconds")}
+        hidden.append({"num_hiddens": h, "lr": best_lr,
+                       "grid": {str(lr): grid[lr]["runs"][0]["val_ppl"] for lr in lrs}, **chosen})
+    log("  (c) more training text, the same number of updates")
     more_data = []
     for fraction in fractions:
         part = load_data(base, args.quick, train_fraction=fraction)
-        record = scaling_run(f"{fraction:.0%} of the training text", base, part, cap)
-        more_data.append({"fraction": fraction, "train_chars": len(part.train_corpus), **record})
-    return {"seeds": [SCALING_SEED], "data": data_sizes(data),
-            "results": {"setup": dataclasses.asdict(base), "run_cap_seconds": cap, "epochs": epochs,
-                        "hidden": hidden, "data": more_data, "kneser_ney": best_kn_row(args.out, args.quick)}}
+        setup = equal_updates(base, reference=base, fraction=fraction)
+        more_data.append({"fraction": fraction, "train_chars": len(part.train_corpus),
+                          **run_seeds(f"{fraction:.0%} of the training text", setup, part, seeds)})
+    return {"seeds": list(seeds), "data": data_sizes(data),
+            "results": {"setup": dataclasses.asdict(base), "lrs": list(lrs), "epochs": epochs, "hidden": hidden,
+                        "data": more_data, "kneser_ney": best_kn_row(args.out, args.quick)}}
 
 
 # ------------------------------------------------------------------------------------------------------- timing
 
+def indexing_layer(layer: d2l.RNNScratch, inputs: torch.Tensor) -> torch.Tensor:
+    """``RNNScratch``'s recurrence written with ``input_terms[t]`` inside the loop: the first attempt that
+    rnn-concise measures. Every selection adds a backward node that writes a full ``(T, B, H)`` gradient."""
+    input_terms = inputs @ layer.W_xh + layer.b_h  # (T, B, H)
+    state = inputs.new_zeros(inputs.shape[1], layer.num_hiddens)
+    outputs = []
+    for t in range(inputs.shape[0]):
+        state = torch.tanh(torch.addmm(input_terms[t], state, layer.W_hh))
+        outputs.append(state)
+    return torch.stack(outputs)
+
+
+LAYER_VARIANTS: dict[str, Callable[[nn.Module, torch.Tensor], torch.Tensor]] = {
+    "indexing": lambda layer, X: indexing_layer(layer, X),
+    "unbind": lambda layer, X: layer(X)[0],
+    "nn.RNN": lambda layer, X: layer(X)[0],
+}
+
+
+def layer_seconds(variant: str, steps: int, batch_size: int, num_hiddens: int, vocab_size: int) -> float:
+    """Seconds of one forward and backward pass of the layer alone over one-hot inputs ``(steps, B, V)``."""
+    torch.manual_seed(0)
+    layer = d2l.RNN(vocab_size, num_hiddens) if variant == "nn.RNN" else d2l.RNNScratch(vocab_size, num_hiddens)
+    X = torch.nn.functional.one_hot(torch.randint(vocab_size, (steps, batch_size)), vocab_size).float()
+    start = time.perf_counter()
+    LAYER_VARIANTS[variant](layer, X).sum().backward()
+    return time.perf_counter() - start
+
+
+def autograd_profile(steps: int, batch_size: int, num_hiddens: int, vocab_size: int) -> dict:
+    """Count, for the indexing and the unbind loop, the backward nodes and the zero-filled tensors autograd makes."""
+    from torch.profiler import ProfilerActivity, profile
+    counts = {}
+    for variant in ("indexing", "unbind"):
+        layer = d2l.RNNScratch(vocab_size, num_hiddens)
+        X = torch.nn.functional.one_hot(torch.randint(vocab_size, (steps, batch_size)), vocab_size).float()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            LAYER_VARIANTS[variant](layer, X).sum().backward()
+        names = [event.name for event in prof.events()]
+        counts[variant] = {name: names.count(name) for name in
+                           ("SelectBackward0", "UnbindBackward0", "aten::zeros", "aten::select_backward",
+                            "aten::unbind_backward")}
+    return counts
+
+
 def timing_study(args: argparse.Namespace) -> dict:
-    """Seconds of one training epoch (no validation), scratch and nn.RNN alternating, repeated."""
+    """(a) The layer alone, forward and backward, over T: indexing loop, unbind loop, nn.RNN. (b) Seconds of one
+    training epoch (no validation), scratch and nn.RNN alternating who goes first, repeated."""
+    V, B, H = 28, SETUP.batch_size, SETUP.num_hiddens
+    layer_steps = (8, 16) if args.quick else LAYER_STEPS
+    layer_reps = 2 if args.quick else LAYER_REPS
+    layer: dict[str, dict[str, list[float]]] = {variant: {} for variant in LAYER_VARIANTS}
+    for steps in layer_steps:
+        for rep in range(-1, layer_reps):  # rep -1 warms up and is not recorded
+            order = list(LAYER_VARIANTS) if rep % 2 == 0 else list(LAYER_VARIANTS)[::-1]
+            for variant in order:
+                seconds = layer_seconds(variant, steps, B, H, V)
+                if rep >= 0:
+                    layer[variant].setdefault(str(steps), []).append(seconds)
+        log(f"  layer, T = {steps:4d}: " + ", ".join(
+            f"{v} {statistics.median(layer[v][str(steps)]) * 1000:.1f} ms" for v in LAYER_VARIANTS))
+    layer_stats = {v: {T: quartiles(times) for T, times in by_steps.items()} for v, by_steps in layer.items()}
+    profile_steps = 8 if args.quick else 64
     reps = 2 if args.quick else args.reps
-    setup = dataclasses.replace(SETUP, max_epochs=1, lr_drop_fraction=0.0)
+    setup = SETUP.replace(max_epochs=1, lr_drop_fraction=0.0)
     data = load_data(setup, args.quick)
     seconds: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for rep in range(-1, reps):  # rep -1 warms both up and is not recorded
         for kind in (KINDS if rep % 2 == 0 else KINDS[::-1]):  # alternate who goes first
-            d2l.set_seed(max(rep, 0))
-            model = build_model(dataclasses.replace(setup, kind=kind), len(data.vocab))
-            # The same batches for both kinds in one repetition.
-            record = train(model, data, dataclasses.replace(setup, kind=kind),
-                           generator=torch.Generator().manual_seed(max(rep, 0)))
+            _, record = train_one(setup.replace(kind=kind), max(rep, 0), data)  # same seed: same batches
             if rep >= 0:
                 seconds[kind].append(record["train_seconds"])
         if rep >= 0:
-            log(f"  repetition {rep}: " + ", ".join(f"{k} {seconds[k][-1]:.2f} s" for k in KINDS))
+            log(f"  epoch, repetition {rep}: " + ", ".join(f"{k} {seconds[k][-1]:.2f} s" for k in KINDS))
     stats = {kind: quartiles(seconds[kind]) for kind in KINDS}
     paired = [s / n for s, n in zip(seconds["scratch"], seconds["nn.RNN"])]
     tokens = sum(Y.numel() for _, Y in data.train_dataloader(torch.Generator().manual_seed(0)))
     return {"seeds": list(range(reps)), "data": data_sizes(data),
-            "results": {"setup": dataclasses.asdict(setup), "repetitions": reps, "tokens_per_epoch": tokens,
-                        "seconds": seconds, "stats": stats,
+            "results": {"setup": dataclasses.asdict(setup),
+                        "layer": {"batch_size": B, "num_hiddens": H, "num_inputs": V, "repetitions": layer_reps,
+                                  "steps": list(layer_steps), "seconds": layer, "stats": layer_stats,
+                                  "profile_steps": profile_steps,
+                                  "profile": autograd_profile(profile_steps, B, H, V)},
+                        "repetitions": reps, "tokens_per_epoch": tokens, "seconds": seconds, "stats": stats,
                         "ratio_of_medians": stats["scratch"]["median"] / stats["nn.RNN"]["median"],
                         "paired_ratios": paired, "paired_ratio_stats": quartiles(paired)}}
 
@@ -543,8 +522,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="study", required=True)
     sub.add_parser("ngram", parents=[common], help="add-alpha and Kneser-Ney by order and discount")
-    search = sub.add_parser("search", parents=[common], help="hyperparameters of nn.RNN, each for a fixed time")
-    search.add_argument("--budget", type=float, default=SEARCH_BUDGET, help="seconds of training per configuration")
+    sub.add_parser("search", parents=[common], help="hyperparameters of nn.RNN at equal updates, over seeds")
     seeds = sub.add_parser("seeds", parents=[common], help="the chapter's setup over seeds, and mixed with KN")
     seeds.add_argument("--seeds", type=int, nargs="+", help=f"default: {' '.join(map(str, SEEDS))}")
     seeds.add_argument("--kn-order", type=int, help="default: the best order in ngram.json")
@@ -558,8 +536,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error("pass both --kn-order and --kn-discount, or neither (then ngram.json decides)")
     if args.study == "timing":
         check_int("--reps", args.reps)
-    if args.study == "search" and not args.budget > 0:
-        parser.error(f"--budget must be a positive number of seconds, got {args.budget}")
     return args
 
 
@@ -569,7 +545,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     command = "python studies/run.py " + shlex.join(argv)
-    defaults = {"budget": SEARCH_BUDGET, "seeds": None, "kn_order": None, "kn_discount": None, "reps": TIMING_REPS}
+    defaults = {"seeds": None, "kn_order": None, "kn_discount": None, "reps": TIMING_REPS}
     for key, value in defaults.items():
         setattr(args, key, getattr(args, key, value))
     threads = torch.get_num_threads()

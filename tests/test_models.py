@@ -147,3 +147,44 @@ def test_a_float64_model_runs_and_trains_in_float64(make):
     assert logits.dtype == torch.float64
     lm.loss(logits, X).backward()
     assert all(p.grad.dtype == torch.float64 for p in lm.parameters())
+
+
+def test_scratch_layer_matches_a_plain_reference_loop_in_float64():
+    # The layer loops over unbind(0) for O(T) backward work; it must compute exactly the recurrence
+    # H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h), written here step by step with indexing, and the same gradients.
+    torch.manual_seed(0)
+    layer = d2l.RNNScratch(5, 7, sigma=0.5).double()
+    X = torch.randn(9, 3, 5, dtype=torch.float64, requires_grad=True)
+    H0 = torch.randn(3, 7, dtype=torch.float64)
+    outputs, last = layer(X, H0)
+    weights = torch.randn_like(outputs)
+    grads = torch.autograd.grad((outputs * weights).sum(), [X, *layer.parameters()])
+
+    W_xh, W_hh, b_h = (p.detach().clone().requires_grad_() for p in (layer.W_xh, layer.W_hh, layer.b_h))
+    X_ref = X.detach().clone().requires_grad_()
+    state, reference = H0, []
+    for t in range(X_ref.shape[0]):
+        state = torch.tanh(X_ref[t] @ W_xh + state @ W_hh + b_h)
+        reference.append(state)
+    reference = torch.stack(reference)
+    ref_grads = torch.autograd.grad((reference * weights).sum(), [X_ref, W_xh, W_hh, b_h])
+    torch.testing.assert_close(outputs, reference, rtol=1e-12, atol=1e-14)
+    torch.testing.assert_close(last, reference[-1], rtol=1e-12, atol=1e-14)
+    for got, expected in zip(grads, ref_grads):
+        torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_scratch_layer_backward_has_one_node_for_all_steps():
+    # Indexing inside the loop would leave one SelectBackward node per step in the graph (O(T^2) backward work).
+    layer = d2l.RNNScratch(4, 3)
+    outputs, _ = layer(torch.randn(50, 2, 4))
+    seen, stack, names = set(), [outputs.grad_fn], []
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.append(type(node).__name__)
+        stack.extend(next_fn for next_fn, _ in node.next_functions)
+    assert names.count("UnbindBackward0") == 1
+    assert not any(name.startswith("SelectBackward") for name in names)

@@ -165,6 +165,56 @@ def test_chapter_trainer_is_the_rnn_pages_setup():
     trainer = d2l.chapter_trainer()
     assert trainer.max_epochs == 30 and trainer.gradient_clip_val == 1.0 and not trainer.plot
     assert [trainer.lr_schedule(e) for e in (1, 24, 25, 30)] == [1.0, 1.0, 0.1, 0.1]
-    assert d2l.chapter_trainer(max_epochs=3, lr_drop_epoch=0).lr_schedule(1) == 0.1
-    with pytest.raises(ValueError, match="lr_drop_epoch=31 is after the last epoch"):
+    assert d2l.CHAPTER.lr_drop_epochs == 6
+    assert d2l.chapter_trainer(max_epochs=3, lr_drop_fraction=1.0).lr_schedule(1) == 0.1
+    assert [d2l.chapter_trainer(max_epochs=60).lr_schedule(e) for e in (48, 49)] == [1.0, 0.1]
+    with pytest.raises(ValueError, match="lr_drop_fraction must be a finite number >= 0"):
+        d2l.chapter_trainer(lr_drop_fraction=-0.1)
+    with pytest.raises(ValueError, match="not fields of Setup"):
         d2l.chapter_trainer(lr_drop_epoch=31)
+
+
+def test_setup_builds_the_chapter_model_and_checks_its_fields():
+    assert isinstance(d2l.CHAPTER.model(28), d2l.RNNLMScratch) and d2l.CHAPTER.kind == "scratch"
+    concise = d2l.CHAPTER.replace(kind="nn.RNN").model(28)
+    assert isinstance(concise, d2l.RNNLM) and concise.rnn.num_hiddens == 128 and concise.lr == 0.01
+    for bad in ({"kind": "lstm"}, {"num_hiddens": 0}, {"lr": 0}, {"partition": "shuffled"}, {"max_epochs": 2.5}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            d2l.CHAPTER.replace(**bad)
+
+
+def test_sequential_training_carries_the_detached_state_across_batches():
+    # Two batches of one row: with sequential partitioning the second continues the first, so the trainer
+    # must pass the first batch's last state into the second. A model that records the states it is given
+    # shows it; random partitioning must start every batch from zeros.
+    class Recorder(d2l.RNNLMScratch):
+        def logits_and_state(self, X, state=None):
+            self.seen.append(None if state is None else (state.clone(), state.requires_grad))
+            return super().logits_and_state(X, state)
+
+    class TwoBatches:
+        vocab = None
+
+        def __init__(self, partition):
+            self.partition = partition
+
+        def train_dataloader(self):
+            X = torch.tensor([[0, 1, 2, 3]])
+            return iter([(X, X), (X, X)])
+
+        def val_dataloader(self):
+            X = torch.tensor([[0, 1, 2, 3]])
+            return iter([(X, X)])
+
+    for partition, carried in (("sequential", True), ("random", False)):
+        torch.manual_seed(0)
+        model = Recorder(d2l.RNNScratch(4, 3), 4, lr=0.1)
+        model.seen = []
+        d2l.Trainer(max_epochs=1, plot=False).fit(model, TwoBatches(partition))
+        train_calls = model.seen[:2]
+        assert train_calls[0] is None
+        if carried:
+            state, requires_grad = train_calls[1]
+            assert state.shape == (1, 3) and state.abs().sum() > 0 and not requires_grad
+        else:
+            assert train_calls[1] is None
