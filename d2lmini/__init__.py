@@ -26,7 +26,7 @@ from d2lmini.bptt import (
     state_jacobians,
     windowed_bptt,
 )
-from d2lmini.chapter import CHAPTER, Setup, chapter_trainer
+from d2lmini.chapter import CHAPTER, Setup, chapter_trainer, perplexity_band
 from d2lmini.data import (
     TIME_MACHINE_SHA1,
     TIME_MACHINE_URL,
@@ -54,8 +54,8 @@ __all__ = [
     "BPTTGrads", "block_carry", "bptt_backward", "gradient_agreement", "random_carry", "random_rnn",
     "recurrent_matrix", "segment_lengths", "state_jacobians", "windowed_bptt", "TIME_MACHINE_SHA1",
     "TIME_MACHINE_URL", "DownloadError", "NGramLM", "count_ngrams", "RNN", "RNNLM", "RNNLMScratch", "RNNScratch",
-    "TimeMachine", "Trainer", "CHAPTER", "Setup", "chapter_trainer", "Vocab", "copy_scratch_weights", "download",
-    "explore",
+    "TimeMachine", "Trainer", "CHAPTER", "Setup", "chapter_trainer", "perplexity_band", "Vocab", "copy_scratch_weights",
+    "download", "explore",
     "export_model", "RNNForecaster", "k_step_ahead", "lag_features", "noisy_sine", "partition_starts", "perplexity",
     "playground", "plot", "plot_training", "load_study", "preprocess", "read_time_machine", "sample", "set_seed",
     "temperature_explorer", "tokenize", "try_gpu", "use_png",

@@ -112,3 +112,30 @@ def chapter_trainer(plot: bool = False, **changes: object) -> Trainer:
     if unknown:
         raise ValueError(f"chapter_trainer got {unknown}, which are not fields of Setup; use some of {sorted(fields)}")
     return CHAPTER.replace(**changes).trainer(plot)
+
+
+# Half-width of a perplexity band: six seed standard deviations, at least BAND_MIN, at most BAND_MAX. Six sd
+# leave room for other CPUs and thread counts (float32 training differs in the last bits between them);
+# BAND_MAX keeps the band narrow enough that a run without the learning-rate drop falls outside it.
+BAND_SDS, BAND_MIN, BAND_MAX = 6.0, 0.03, 0.125
+
+
+def perplexity_band(kind: str = "scratch", part: str = "val") -> tuple[float, float]:
+    """Return ``(low, high)``: where a run of ``CHAPTER`` (with layer ``kind``) lands on ``part``, from the seeds study.
+
+    The band is the mean over seeds plus or minus ``BAND_SDS`` standard deviations, clamped to
+    ``[BAND_MIN, BAND_MAX]`` on each side, so it is at most ``2 * BAND_MAX`` wide. Pages assert their
+    training result against it.
+
+    Raises:
+        ValueError: ``kind`` or ``part`` is not one of the study's.
+    """
+    from d2lmini.studies import load_study  # studies reads files only; import it where it is needed
+
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    if part not in ("val", "test"):
+        raise ValueError(f"part must be 'val' or 'test', got {part!r}")
+    stats = load_study("seeds")["results"]["summary"][kind][f"{part}_ppl"]
+    half = min(max(BAND_SDS * stats["sd"], BAND_MIN), BAND_MAX)
+    return stats["mean"] - half, stats["mean"] + half

@@ -1,6 +1,6 @@
 """Studies too slow for a page: each subcommand measures one thing and writes one JSON file.
 
-Usage: python studies/run.py {ngram,search,seeds,scaling,timing,all} [--quick] [--out DIR]
+Usage: python studies/run.py {ngram,timing,seeds,search,epochs,width,text,all} [--quick] [--out DIR]
 
 Every file holds the exact command, the seeds, package versions, the machine, a timestamp, the wall time
 and the results; the pages read these files instead of retraining. Training uses one thread, so two studies
@@ -44,7 +44,7 @@ NGRAM_ALPHA = 0.1
 KN_DISCOUNTS = (0.5, 0.6, 0.75, 0.9, 0.95)
 
 SEEDS = (0, 1, 2, 3, 4)   # the chapter's setup: the seeds study, whose spread sets the pages' bands
-STUDY_SEEDS = (0, 1, 2)   # every configuration that search and scaling compare
+STUDY_SEEDS = (0, 1, 2)   # every configuration that search, epochs, width and text compare
 # One factor at a time around the chapter's setup (nn.RNN). Every configuration makes the same number of
 # optimiser updates as the chapter's 30 epochs: a change of batch size or row length scales the epochs.
 SEARCH_VARIATIONS: list[tuple[str, dict]] = [
@@ -61,10 +61,10 @@ SEARCH_VARIATIONS: list[tuple[str, dict]] = [
 MIX_WEIGHTS = [round(0.05 * i, 2) for i in range(21)]  # weight of the RNN in w p_RNN + (1 - w) p_KN
 IDENTITY_RTOL = 1e-6
 
-SCALING_LONG_EPOCHS = 120
-SCALING_HIDDENS = (64, 128, 256, 512)
-SCALING_LRS = (0.001, 0.003, 0.01)  # Adam learning rates tried at every width (seed 0), the best then on more seeds
-SCALING_FRACTIONS = (0.25, 0.5, 1.0)
+LONG_EPOCHS = 120
+WIDTHS = (64, 128, 256, 512)
+WIDTH_LRS = (0.003, 0.01)  # Adam learning rates tried at every width (seed 0); the better then on the other seeds
+TEXT_FRACTIONS = (0.25, 0.5, 1.0)
 
 TIMING_REPS = 7
 LAYER_STEPS = (16, 32, 64, 128, 256, 512, 1024)
@@ -337,43 +337,63 @@ def seeds_study(args: argparse.Namespace) -> dict:
                         "runs": runs, "summary": by_kind}}
 
 
-# ------------------------------------------------------------------------------------------------------ scaling
+# ------------------------------------------------------------------------------------- epochs, width, text
 
-def scaling_study(args: argparse.Namespace) -> dict:
-    """What more of each resource buys (nn.RNN, every arm over ``STUDY_SEEDS``): (a) more epochs; (b) more hidden
-    units, each width at the learning rate that is best for it on validation (seed 0 of a small grid); (c) more
-    training text at the chapter's number of updates."""
+def epochs_study(args: argparse.Namespace) -> dict:
+    """More epochs: the chapter's setup (nn.RNN) trained for four times as many epochs, over ``STUDY_SEEDS``,
+    with the validation perplexity after every epoch."""
+    base = SETUP.replace(kind="nn.RNN", max_epochs=2 if args.quick else LONG_EPOCHS)
+    seeds = (0, 1) if args.quick else STUDY_SEEDS
+    data = load_data(base, args.quick)
+    return {"seeds": list(seeds), "data": data_sizes(data),
+            "results": {**run_seeds(f"{base.max_epochs} epochs", base, data, seeds, keep_history=True),
+                        "kneser_ney": best_kn_row(args.out, args.quick)}}
+
+
+def width_study(args: argparse.Namespace) -> dict:
+    """More hidden units (nn.RNN, 30 epochs): every width at the better of ``WIDTH_LRS`` on validation (seed 0),
+    then the other seeds of ``STUDY_SEEDS`` at that rate."""
     base = SETUP.replace(kind="nn.RNN", max_epochs=1 if args.quick else SETUP.max_epochs)
     seeds = (0, 1) if args.quick else STUDY_SEEDS
-    long_epochs = 2 if args.quick else SCALING_LONG_EPOCHS
-    hiddens = (16, 32) if args.quick else SCALING_HIDDENS
-    lrs = SCALING_LRS[-2:] if args.quick else SCALING_LRS
-    fractions = (0.5, 1.0) if args.quick else SCALING_FRACTIONS
+    widths = (16, 32) if args.quick else WIDTHS
     data = load_data(base, args.quick)
-    log("  (a) more epochs")
-    epochs = run_seeds(f"{long_epochs} epochs", base.replace(max_epochs=long_epochs), data, seeds, keep_history=True)
-    log("  (b) more hidden units, learning rate tuned per width")
-    hidden = []
-    for h in hiddens:
+    rows = []
+    for h in widths:
         grid = {lr: run_seeds(f"{h} hidden, lr {lr}", base.replace(num_hiddens=h, lr=lr), data, seeds[:1])
-                for lr in lrs}
+                for lr in WIDTH_LRS}
         best_lr = min(grid, key=lambda lr: grid[lr]["summary"]["val_ppl"]["mean"])
         chosen = run_seeds(f"{h} hidden, lr {best_lr}", base.replace(num_hiddens=h, lr=best_lr), data, seeds[1:])
-        chosen["runs"] = grid[best_lr]["runs"] + chosen["runs"]
-        chosen["summary"] = {key: summary(r[key] for r in chosen["runs"])
-                             for key in ("val_ppl", "test_ppl", "train_seconds")}
-        hidden.append({"num_hiddens": h, "lr": best_lr,
-                       "grid": {str(lr): grid[lr]["runs"][0]["val_ppl"] for lr in lrs}, **chosen})
-    log("  (c) more training text, the same number of updates")
-    more_data = []
+        runs = grid[best_lr]["runs"] + chosen["runs"]
+        rows.append({"num_hiddens": h, "lr": best_lr, "grid": {str(lr): grid[lr]["runs"][0]["val_ppl"] for lr in grid},
+                     "setup": chosen["setup"], "runs": runs,
+                     "summary": {key: summary(r[key] for r in runs)
+                                 for key in ("val_ppl", "test_ppl", "train_seconds")}})
+    return {"seeds": list(seeds), "data": data_sizes(data),
+            "results": {"setup": dataclasses.asdict(base), "lrs": list(WIDTH_LRS), "rows": rows,
+                        "kneser_ney": best_kn_row(args.out, args.quick)}}
+
+
+def text_study(args: argparse.Namespace) -> dict:
+    """More training text (nn.RNN): the first part of the training text, at the chapter's number of updates,
+    over ``STUDY_SEEDS``; Kneser-Ney refitted on the same part for comparison."""
+    base = SETUP.replace(kind="nn.RNN", max_epochs=1 if args.quick else SETUP.max_epochs)
+    seeds = (0, 1) if args.quick else STUDY_SEEDS
+    fractions = (0.5, 1.0) if args.quick else TEXT_FRACTIONS
+    kn_row = best_kn_row(args.out, args.quick)
+    rows = []
     for fraction in fractions:
         part = load_data(base, args.quick, train_fraction=fraction)
         setup = equal_updates(base, reference=base, fraction=fraction)
-        more_data.append({"fraction": fraction, "train_chars": len(part.train_corpus),
-                          **run_seeds(f"{fraction:.0%} of the training text", setup, part, seeds)})
-    return {"seeds": list(seeds), "data": data_sizes(data),
-            "results": {"setup": dataclasses.asdict(base), "lrs": list(lrs), "epochs": epochs, "hidden": hidden,
-                        "data": more_data, "kneser_ney": best_kn_row(args.out, args.quick)}}
+        row = {"fraction": fraction, "train_chars": len(part.train_corpus),
+               **run_seeds(f"{fraction:.0%} of the training text", setup, part, seeds)}
+        if kn_row is not None:
+            kn = d2l.NGramLM(kn_row["order"], len(part.vocab), smoothing="kneser-ney", discount=kn_row["discount"])
+            kn.fit(part.train_corpus.tolist())
+            row["kneser_ney"] = {"val_ppl": kn.perplexity(part.val_corpus.tolist()),
+                                 "test_ppl": kn.perplexity(part.test_corpus.tolist())}
+        rows.append(row)
+    return {"seeds": list(seeds), "data": data_sizes(load_data(base, args.quick)),
+            "results": {"setup": dataclasses.asdict(base), "rows": rows, "kneser_ney": kn_row}}
 
 
 # ------------------------------------------------------------------------------------------------------- timing
@@ -469,8 +489,8 @@ def timing_study(args: argparse.Namespace) -> dict:
 # -------------------------------------------------------------------------------------------------------- shell
 
 STUDIES: dict[str, Callable[[argparse.Namespace], dict]] = {
-    "ngram": ngram_study, "search": search_study, "seeds": seeds_study, "scaling": scaling_study,
-    "timing": timing_study}
+    "ngram": ngram_study, "timing": timing_study, "seeds": seeds_study, "search": search_study,
+    "epochs": epochs_study, "width": width_study, "text": text_study}
 
 
 def environment() -> dict:
@@ -527,7 +547,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     seeds.add_argument("--seeds", type=int, nargs="+", help=f"default: {' '.join(map(str, SEEDS))}")
     seeds.add_argument("--kn-order", type=int, help="default: the best order in ngram.json")
     seeds.add_argument("--kn-discount", type=float, help="default: the best discount in ngram.json")
-    sub.add_parser("scaling", parents=[common], help="more epochs, hidden units, training text")
+    sub.add_parser("epochs", parents=[common], help="more epochs, over seeds")
+    sub.add_parser("width", parents=[common], help="more hidden units, learning rate tuned per width, over seeds")
+    sub.add_parser("text", parents=[common], help="more training text at equal updates, over seeds")
     timing = sub.add_parser("timing", parents=[common], help="seconds per training epoch, scratch vs nn.RNN")
     timing.add_argument("--reps", type=int, default=TIMING_REPS, help="timed repetitions per kind")
     sub.add_parser("all", parents=[common], help="every study in turn, with its defaults")

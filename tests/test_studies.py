@@ -1,5 +1,5 @@
-"""studies/run.py: every study runs in --quick mode and writes a sane, complete JSON record; the training loop
-trains exactly as d2l.Trainer does, carries the state when asked, and keeps to its budget."""
+"""studies/run.py: every study runs in --quick mode and writes a sane, complete JSON record; it trains with
+d2l.Trainer and the chapter's Setup, compares configurations at equal numbers of updates, and times the layer."""
 
 import datetime
 import importlib.util
@@ -14,7 +14,7 @@ from conftest import ROOT
 
 import d2lmini as d2l
 
-STUDIES = ("ngram", "search", "seeds", "scaling", "timing")
+STUDIES = ("ngram", "timing", "seeds", "search", "epochs", "width", "text")
 
 
 def load_run_module():
@@ -73,15 +73,25 @@ def test_ngram_picks_the_best_of_each_smoothing_on_validation(records):
     assert by_order[2] < by_order[1]
 
 
-def test_search_records_every_configuration(records):
+def test_search_records_every_configuration_at_equal_updates(records):
     results = records["search"]["results"]
-    assert [row["name"] for row in results["rows"]] == ["baseline", "sequential, state carried"]
+    assert [row["name"] for row in results["rows"]] == ["chapter setup", "sequential, state carried"]
     for row in results["rows"]:
-        assert finite_ppl(row["val_ppl"]) and finite_ppl(row["train_ppl"])
-        assert row["epochs"] == 1 and row["train_seconds"] > 0
+        assert [r["seed"] for r in row["runs"]] == records["search"]["seeds"]
+        for r in row["runs"]:
+            assert finite_ppl(r["val_ppl"]) and finite_ppl(r["train_ppl"]) and r["train_seconds"] > 0
+        assert row["summary"]["val_ppl"]["mean"] == pytest.approx(statistics.fmean(r["val_ppl"] for r in row["runs"]))
     assert results["rows"][1]["setup"]["partition"] == "sequential"
-    assert results["best"] == min(results["rows"], key=lambda r: r["val_ppl"])["name"]
+    assert results["best"] == min(results["rows"], key=lambda r: r["summary"]["val_ppl"]["mean"])["name"]
     assert results["kneser_ney"]["order"] == records["ngram"]["results"]["best"]["kneser-ney"]["order"]
+
+
+def test_equal_updates_scales_the_epochs_with_batch_rows_and_text():
+    base = run.SETUP
+    assert run.equal_updates(base.replace(batch_size=16)).max_epochs == 15
+    assert run.equal_updates(base.replace(num_steps=128)).max_epochs == 60
+    assert run.equal_updates(base, fraction=0.25).max_epochs == 120
+    assert run.equal_updates(base.replace(lr=0.02)).max_epochs == 30
 
 
 def test_seeds_summarise_runs_and_the_mixture_reduces_to_each_model(records):
@@ -94,6 +104,7 @@ def test_seeds_summarise_runs_and_the_mixture_reduces_to_each_model(records):
     for r in results["runs"]:
         mix = r["mix"]
         assert finite_ppl(r["test_ppl"]) and finite_ppl(r["val_ppl"]) and r["train_seconds"] > 0
+        assert r["val_ppl"] == r["history"]["val_ppl"][-1] and r["updates"] > 0
         assert max(mix[key] for key in mix if "rel_err" in key) <= run.IDENTITY_RTOL
         curve = mix["val_ppl_by_weight"]
         assert len(curve) == len(results["weights"]) == 21
@@ -108,17 +119,25 @@ def test_seeds_summarise_runs_and_the_mixture_reduces_to_each_model(records):
         assert stats["sd"] == pytest.approx(statistics.stdev(mine))
 
 
-def test_scaling_reports_each_arm(records):
-    results = records["scaling"]["results"]
-    long_run = results["epochs"]
-    assert long_run["epochs"] == len(long_run["history"]["val_ppl"]) == 2
-    assert long_run["history"]["val_ppl"][-1] == pytest.approx(long_run["val_ppl"])
-    assert [h["num_hiddens"] for h in results["hidden"]] == [16, 32]
-    fractions = results["data"]
-    assert [f["fraction"] for f in fractions] == [0.5, 1.0]
-    assert fractions[0]["train_chars"] == fractions[1]["train_chars"] // 2 == run.QUICK_TRAIN_CHARS // 2
-    for arm in [long_run, *results["hidden"], *fractions]:
-        assert finite_ppl(arm["val_ppl"]) and finite_ppl(arm["test_ppl"]) and arm["train_seconds"] > 0
+def test_epochs_width_and_text_report_every_run_over_seeds(records):
+    long_runs = records["epochs"]["results"]["runs"]
+    assert [r["seed"] for r in long_runs] == records["epochs"]["seeds"]
+    assert all(r["epochs"] == len(r["history"]["val_ppl"]) == 2 for r in long_runs)
+    width = records["width"]["results"]
+    assert [h["num_hiddens"] for h in width["rows"]] == [16, 32]
+    for h in width["rows"]:
+        # the learning rate is the grid's best on validation (seed 0), then trained on every seed
+        assert h["lr"] == min(width["lrs"], key=lambda lr: h["grid"][str(lr)])
+        assert [r["seed"] for r in h["runs"]] == records["width"]["seeds"] and h["setup"]["lr"] == h["lr"]
+    text = records["text"]["results"]["rows"]
+    assert [f["fraction"] for f in text] == [0.5, 1.0]
+    assert text[0]["train_chars"] == text[1]["train_chars"] // 2 == run.QUICK_TRAIN_CHARS // 2
+    assert text[0]["setup"]["max_epochs"] == 2 * text[1]["setup"]["max_epochs"]  # equal updates
+    assert text[0]["kneser_ney"]["val_ppl"] > text[1]["kneser_ney"]["val_ppl"]  # counts gain from more text
+    for arm in [records["epochs"]["results"], *width["rows"], *text]:
+        for r in arm["runs"]:
+            assert finite_ppl(r["val_ppl"]) and finite_ppl(r["test_ppl"]) and r["train_seconds"] > 0
+        assert arm["summary"]["test_ppl"]["n"] == len(arm["runs"]) == 2
 
 
 def test_timing_reports_medians_and_spread(records):
@@ -131,6 +150,22 @@ def test_timing_reports_medians_and_spread(records):
         assert stats["q1"] <= stats["median"] <= stats["q3"] and stats["iqr"] >= 0
     medians = results["stats"]["scratch"]["median"] / results["stats"]["nn.RNN"]["median"]
     assert results["ratio_of_medians"] == pytest.approx(medians)
+    layer = results["layer"]
+    assert set(layer["seconds"]) == {"indexing", "unbind", "nn.RNN"}
+    for by_steps in layer["seconds"].values():
+        assert sorted(map(int, by_steps)) == layer["steps"]
+        assert all(len(times) == layer["repetitions"] and min(times) > 0 for times in by_steps.values())
+    # The profile shows the cause: one selection node and one zero-filled gradient per step, against one unbind.
+    T = layer["profile_steps"]
+    assert layer["profile"]["indexing"]["SelectBackward0"] == T and layer["profile"]["indexing"]["aten::zeros"] >= T
+    assert layer["profile"]["unbind"]["SelectBackward0"] == 0 and layer["profile"]["unbind"]["UnbindBackward0"] == 1
+
+
+def test_indexing_layer_computes_what_the_package_layer_computes():
+    torch.manual_seed(0)
+    layer = d2l.RNNScratch(5, 4, sigma=0.5)
+    X = torch.randn(7, 3, 5)
+    torch.testing.assert_close(run.indexing_layer(layer, X), layer(X)[0])
 
 
 def test_seeds_without_an_ngram_file_asks_for_one(tmp_path, monkeypatch):
@@ -144,51 +179,21 @@ def tiny_data(time_machine_available):
     return run.load_data(run.SETUP, quick=True)
 
 
-def test_training_loop_trains_exactly_as_the_trainer(tiny_data):
-    setup = run.Setup(kind="nn.RNN", num_hiddens=16, max_epochs=2, lr_drop_fraction=0.5)  # epoch 2 at lr / 10
+def test_train_one_trains_exactly_as_the_chapter_setup(tiny_data):
+    setup = run.SETUP.replace(kind="nn.RNN", num_hiddens=16, max_epochs=2, lr_drop_fraction=0.5)  # epoch 2: lr / 10
+    mine, record = run.train_one(setup, 0, tiny_data)
     d2l.set_seed(0)
-    mine = run.build_model(setup, len(tiny_data.vocab))
-    record = run.train(mine, tiny_data, setup)
-    d2l.set_seed(0)
-    theirs = run.build_model(setup, len(tiny_data.vocab))
+    theirs = setup.model(len(tiny_data.vocab))
     trainer = d2l.Trainer(max_epochs=2, gradient_clip_val=setup.gradient_clip_val, device="cpu", plot=False,
                           lr_schedule=lambda e: 1.0 if e <= 1 else 0.1).fit(theirs, tiny_data)
-    assert record["epochs"] == 2 and record["lr_drop_epochs"] == 1
+    assert record["epochs"] == 2 and record["lr_drop_epochs"] == 1 and record["updates"] == len(trainer.grad_norms)
     for a, b in zip(mine.parameters(), theirs.parameters()):
         assert torch.equal(a, b)
     assert record["history"]["train_ppl"] == trainer.history["train_ppl"]
 
 
-def test_sequential_training_carries_the_detached_state(tiny_data, monkeypatch):
-    setup = run.Setup(kind="scratch", num_hiddens=8, max_epochs=1, partition="sequential")
-    data = run.load_data(setup, quick=True)
-    d2l.set_seed(0)
-    model = run.build_model(setup, len(data.vocab))
-    calls = []
-    forward = model.rnn.forward
-
-    def recording_forward(inputs, state=None):
-        outputs, last = forward(inputs, state)
-        calls.append((state, last.detach().clone()))
-        return outputs, last
-
-    monkeypatch.setattr(model.rnn, "forward", recording_forward)
-    run.train(model, data, setup)
-    assert len(calls) >= 2 and calls[0][0] is None
-    for (_, previous_last), (state, _) in zip(calls, calls[1:]):
-        assert state is not None and not state.requires_grad and torch.equal(state, previous_last)
-
-
-def test_budget_sets_the_number_of_epochs_from_the_first(tiny_data):
-    setup = run.Setup(num_hiddens=8, max_epochs=50)
-    assert run.train(run.build_model(setup, 28), tiny_data, setup, budget=1e-9)["epochs"] == 1
-    setup = run.Setup(num_hiddens=8, max_epochs=3)
-    record = run.train(run.build_model(setup, 28), tiny_data, setup, budget=1e9)
-    assert record["epochs"] == len(record["history"]["epoch"]) == 3
-
-
 def test_interpolation_refuses_streams_that_drop_text(tiny_data, monkeypatch):
-    model = run.build_model(run.Setup(num_hiddens=8), len(tiny_data.vocab))
+    model = run.SETUP.replace(num_hiddens=8).model(len(tiny_data.vocab))
     kn = d2l.NGramLM(2, len(tiny_data.vocab), smoothing="kneser-ney").fit(tiny_data.train_corpus)
     kn_probs = {part: run.kn_target_probs(kn, corpus.tolist())
                 for part, corpus in (("val", tiny_data.val_corpus), ("test", tiny_data.test_corpus))}
