@@ -1,10 +1,12 @@
 """Studies too slow for a page: each subcommand measures one thing and writes one JSON file.
 
-Usage: python studies/run.py {ngram,timing,seeds,search,epochs,width,text,all} [--quick] [--out DIR]
+Usage: python studies/run.py {ngram,timing,seeds,search,epochs,width_64,width_128,width_256,width_512,text,all}
+                            [--quick] [--out DIR]
 
 Every file holds the exact command, the seeds, package versions, the machine, a timestamp, the wall time
 and the results; the pages read these files instead of retraining. Training uses one thread, so two studies
 can run side by side on two cores. ``--quick`` runs a tiny slice (for the unit test). See studies/README.md.
+The results are package data (d2lmini/study_results/): an installed d2lmini reads the results of its own version.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import platform
@@ -32,6 +35,7 @@ import d2lmini as d2l
 from d2lmini.checks import check_int, safe_exp
 
 STUDIES_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = STUDIES_DIR.parent / "d2lmini" / "study_results"  # package data: load_study reads it, wheels ship it
 
 
 # The chapter's setup (rnn-scratch, rnn-concise) is d2l.CHAPTER: 128 hidden, batch 32, 64 steps, Adam 0.01, clip 1,
@@ -203,7 +207,7 @@ def best_kn_row(out: Path, quick: bool) -> dict | None:
 
     A full study never reads a ``--quick`` n-gram file (that gives ``None`` too).
     """
-    for path in (out / "ngram.json", STUDIES_DIR / "ngram.json"):
+    for path in (out / "ngram.json", RESULTS_DIR / "ngram.json"):
         if path.is_file():
             record = json.loads(path.read_text())
             if record["quick"] and not quick:
@@ -305,7 +309,7 @@ def seeds_study(args: argparse.Namespace) -> dict:
     else:
         best = best_kn_row(args.out, args.quick)
         if best is None:
-            raise FileNotFoundError(f"no usable ngram.json in {args.out} or {STUDIES_DIR} (a full study needs a full "
+            raise FileNotFoundError(f"no usable ngram.json in {args.out} or {RESULTS_DIR} (a full study needs a full "
                                     "one): run `python studies/run.py ngram` first, or pass --kn-order and "
                                     "--kn-discount")
         kn_choice = {key: best[key] for key in ("order", "discount", "source")}
@@ -350,12 +354,13 @@ def epochs_study(args: argparse.Namespace) -> dict:
                         "kneser_ney": best_kn_row(args.out, args.quick)}}
 
 
-def width_study(args: argparse.Namespace) -> dict:
-    """More hidden units (nn.RNN, 30 epochs): every width at the better of ``WIDTH_LRS`` on validation (seed 0),
-    then the other seeds of ``STUDY_SEEDS`` at that rate."""
+def width_study(args: argparse.Namespace, width: int) -> dict:
+    """More hidden units (nn.RNN, 30 epochs): ``width`` units at the better of ``WIDTH_LRS`` on validation (seed 0),
+    then the other seeds of ``STUDY_SEEDS`` at that rate. One file per width (``width_64`` ...), so that the
+    widths can run side by side; ``--quick`` shrinks the width to a sixteenth."""
     base = SETUP.replace(kind="nn.RNN", max_epochs=1 if args.quick else SETUP.max_epochs)
     seeds = (0, 1) if args.quick else STUDY_SEEDS
-    widths = (16, 32) if args.quick else WIDTHS
+    widths = (width // 16,) if args.quick else (width,)
     data = load_data(base, args.quick)
     rows = []
     for h in widths:
@@ -490,7 +495,8 @@ def timing_study(args: argparse.Namespace) -> dict:
 
 STUDIES: dict[str, Callable[[argparse.Namespace], dict]] = {
     "ngram": ngram_study, "timing": timing_study, "seeds": seeds_study, "search": search_study,
-    "epochs": epochs_study, "width": width_study, "text": text_study}
+    "epochs": epochs_study, **{f"width_{h}": functools.partial(width_study, width=h) for h in WIDTHS},
+    "text": text_study}
 
 
 def environment() -> dict:
@@ -538,7 +544,8 @@ def run_study(name: str, args: argparse.Namespace, command: str) -> Path:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quick", action="store_true", help="a tiny slice: one epoch, two configurations")
-    common.add_argument("--out", type=Path, default=STUDIES_DIR, help="folder for the JSON files (default: studies/)")
+    common.add_argument("--out", type=Path, default=RESULTS_DIR,
+                        help="folder for the JSON files (default: d2lmini/study_results/, the package's data)")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="study", required=True)
     sub.add_parser("ngram", parents=[common], help="add-alpha and Kneser-Ney by order and discount")
@@ -548,7 +555,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     seeds.add_argument("--kn-order", type=int, help="default: the best order in ngram.json")
     seeds.add_argument("--kn-discount", type=float, help="default: the best discount in ngram.json")
     sub.add_parser("epochs", parents=[common], help="more epochs, over seeds")
-    sub.add_parser("width", parents=[common], help="more hidden units, learning rate tuned per width, over seeds")
+    for h in WIDTHS:
+        sub.add_parser(f"width_{h}", parents=[common], help=f"{h} hidden units, learning rate tuned, over seeds")
     sub.add_parser("text", parents=[common], help="more training text at equal updates, over seeds")
     timing = sub.add_parser("timing", parents=[common], help="seconds per training epoch, scratch vs nn.RNN")
     timing.add_argument("--reps", type=int, default=TIMING_REPS, help="timed repetitions per kind")

@@ -14,7 +14,7 @@ from conftest import ROOT
 
 import d2lmini as d2l
 
-STUDIES = ("ngram", "timing", "seeds", "search", "epochs", "width", "text")
+STUDIES = ("ngram", "timing", "seeds", "search", "epochs", "width_64", "width_128", "text")
 
 
 def load_run_module():
@@ -123,18 +123,19 @@ def test_epochs_width_and_text_report_every_run_over_seeds(records):
     long_runs = records["epochs"]["results"]["runs"]
     assert [r["seed"] for r in long_runs] == records["epochs"]["seeds"]
     assert all(r["epochs"] == len(r["history"]["val_ppl"]) == 2 for r in long_runs)
-    width = records["width"]["results"]
-    assert [h["num_hiddens"] for h in width["rows"]] == [16, 32]
-    for h in width["rows"]:
+    widths = [records[f"width_{h}"]["results"] for h in (64, 128)]
+    assert [w["rows"][0]["num_hiddens"] for w in widths] == [4, 8]  # --quick: a sixteenth of the width
+    for width, name in zip(widths, ("width_64", "width_128")):
+        h = width["rows"][0]
         # the learning rate is the grid's best on validation (seed 0), then trained on every seed
         assert h["lr"] == min(width["lrs"], key=lambda lr: h["grid"][str(lr)])
-        assert [r["seed"] for r in h["runs"]] == records["width"]["seeds"] and h["setup"]["lr"] == h["lr"]
+        assert [r["seed"] for r in h["runs"]] == records[name]["seeds"] and h["setup"]["lr"] == h["lr"]
     text = records["text"]["results"]["rows"]
     assert [f["fraction"] for f in text] == [0.5, 1.0]
     assert text[0]["train_chars"] == text[1]["train_chars"] // 2 == run.QUICK_TRAIN_CHARS // 2
     assert text[0]["setup"]["max_epochs"] == 2 * text[1]["setup"]["max_epochs"]  # equal updates
     assert text[0]["kneser_ney"]["val_ppl"] > text[1]["kneser_ney"]["val_ppl"]  # counts gain from more text
-    for arm in [records["epochs"]["results"], *width["rows"], *text]:
+    for arm in [records["epochs"]["results"], *(w["rows"][0] for w in widths), *text]:
         for r in arm["runs"]:
             assert finite_ppl(r["val_ppl"]) and finite_ppl(r["test_ppl"]) and r["train_seconds"] > 0
         assert arm["summary"]["test_ppl"]["n"] == len(arm["runs"]) == 2
@@ -169,7 +170,7 @@ def test_indexing_layer_computes_what_the_package_layer_computes():
 
 
 def test_seeds_without_an_ngram_file_asks_for_one(tmp_path, monkeypatch):
-    monkeypatch.setattr(run, "STUDIES_DIR", tmp_path)
+    monkeypatch.setattr(run, "RESULTS_DIR", tmp_path)
     with pytest.raises(FileNotFoundError, match="run `python studies/run.py ngram` first"):
         run.main(["seeds", "--quick", "--out", str(tmp_path)])
 
