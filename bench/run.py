@@ -1,14 +1,20 @@
 """The chapter's benchmark: speed and quality figures, printed and written to bench/results.json.
 
-Usage: python bench/run.py [--skip-notebooks] [--skip-book]
+Usage: python bench/run.py [--skip-notebooks] [--skip-book] [--skip-training] [--make-test-seconds S]
+                           [--history CSV | --no-history]
 
-Targets (2-core CPU) are reported next to each figure; nothing here fails on a miss.
+Targets (2-core CPU) are reported next to each figure; nothing here fails on a miss. Each run appends its
+figures, with the commit, date and machine, to bench/history.csv and prints the change against the previous
+run on the same machine (bench/history.py). `make test`'s time is not measured here: pass it with
+--make-test-seconds or the MAKE_TEST_SECONDS environment variable (`make bench MAKE_TEST_SECONDS=455`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -23,11 +29,11 @@ import d2lmini as d2l
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+import history  # noqa: E402  (bench/history.py, beside this file)
 from run_notebooks import run as run_notebook  # noqa: E402
 
-# The setup the rnn-scratch and rnn-concise pages train with (keep in step with those pages).
-SETUP = {"num_hiddens": 128, "batch_size": 32, "num_steps": 64, "lr": 0.01, "optimizer": "adam",
-         "gradient_clip_val": 1.0, "max_epochs": 30, "lr_drop_epoch": 24}
+# The setup the rnn-scratch and rnn-concise pages train with, defined once in d2lmini/chapter.py.
+SETUP = d2l.CHAPTER
 
 
 def notebook_times() -> dict[str, float]:
@@ -44,12 +50,11 @@ def notebook_times() -> dict[str, float]:
 
 def throughput(num_updates: int = 30) -> dict[str, float]:
     """Characters per second of training for the scratch and nn.RNN models at the chapter's size."""
-    data = d2l.TimeMachine(SETUP["batch_size"], SETUP["num_steps"])
-    V, H = len(data.vocab), SETUP["num_hiddens"]
+    data = SETUP.data()
+    V = len(data.vocab)
     batches = [b for b, _ in zip(data.train_dataloader(torch.Generator().manual_seed(0)), range(num_updates))]
     result = {}
-    for name, model in [("scratch", d2l.RNNLMScratch(d2l.RNNScratch(V, H), V, lr=SETUP["lr"], optimizer="adam")),
-                        ("nn.RNN", d2l.RNNLM(d2l.RNN(V, H), V, lr=SETUP["lr"], optimizer="adam"))]:
+    for name, model in [(kind, SETUP.replace(kind=kind).model(V)) for kind in d2l.chapter.KINDS]:
         optimizer = model.configure_optimizers()
         best = float("inf")
         for _ in range(3):  # best of three passes over the same batches
@@ -67,9 +72,18 @@ def throughput(num_updates: int = 30) -> dict[str, float]:
     return result
 
 
-def quality() -> dict:
-    """Validation and test perplexity of the chapter's RNN and of the n-gram baselines, on the 80/10/10 split."""
-    data = d2l.TimeMachine(SETUP["batch_size"], SETUP["num_steps"])
+def kneser_ney_time() -> float:
+    """Seconds to fit the 7-gram Kneser-Ney model and compute ``next_token_probs`` on the test text (issue: <= 1 s)."""
+    data = SETUP.data()
+    train, test = data.train_corpus.tolist(), data.test_corpus.tolist()
+    start = time.perf_counter()
+    d2l.NGramLM(7, len(data.vocab), smoothing="kneser-ney", discount=0.9).fit(train).next_token_probs(test)
+    return round(time.perf_counter() - start, 3)
+
+
+def quality(train_rnns: bool = True) -> dict:
+    """Validation and test perplexity of the n-gram baselines and (``train_rnns``) of the chapter's RNNs, 80/10/10."""
+    data = SETUP.data()
     V = len(data.vocab)
     out = {"ngram": {}}
     train, val, test = data.train_corpus.tolist(), data.val_corpus.tolist(), data.test_corpus.tolist()
@@ -83,14 +97,10 @@ def quality() -> dict:
                 "seconds": round(time.perf_counter() - start, 2)}
     kn = d2l.NGramLM(7, V, smoothing="kneser-ney", discount=0.9).fit(train)
     start = time.perf_counter()
-    kn.next_token_probs(val)  # the full distribution at every validation position, cached per context
+    kn.next_token_probs(val)  # the full distribution at every validation position
     out["kneser_ney_next_token_probs_seconds"] = round(time.perf_counter() - start, 2)
-    for name, rnn, lm in [("scratch", d2l.RNNScratch, d2l.RNNLMScratch), ("nn.RNN", d2l.RNN, d2l.RNNLM)]:
-        d2l.set_seed(0)
-        model = lm(rnn(V, SETUP["num_hiddens"]), V, lr=SETUP["lr"], optimizer=SETUP["optimizer"])
-        drop = SETUP["lr_drop_epoch"]
-        trainer = d2l.Trainer(SETUP["max_epochs"], gradient_clip_val=SETUP["gradient_clip_val"], plot=False,
-                              lr_schedule=lambda epoch, drop=drop: 1.0 if epoch <= drop else 0.1).fit(model, data)
+    for name in d2l.chapter.KINDS if train_rnns else []:
+        model, trainer = SETUP.replace(kind=name).train(data, seed=0)
         out[name] = {"val_ppl": round(trainer.history["val_ppl"][-1], 3),
                      "test_ppl": round(d2l.perplexity(model, data.test_dataloader()), 3),
                      "best_epoch_val_ppl": round(min(trainer.history["val_ppl"]), 3),
@@ -115,25 +125,51 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-notebooks", action="store_true")
     parser.add_argument("--skip-book", action="store_true")
+    parser.add_argument("--skip-training", action="store_true", help="no throughput and no RNN training")
+    parser.add_argument("--make-test-seconds", type=float, default=os.environ.get("MAKE_TEST_SECONDS") or None,
+                        help="make test's wall time, measured elsewhere, for the history (default: $MAKE_TEST_SECONDS)")
+    parser.add_argument("--history", type=Path, default=ROOT / "bench" / "history.csv")
+    parser.add_argument("--no-history", action="store_true", help="do not append this run to the history")
     args = parser.parse_args()
     results = {"machine": {"python": platform.python_version(), "torch": torch.__version__,
                            "threads": torch.get_num_threads(), "processor": platform.machine()},
-               "setup": SETUP}
+               "setup": dataclasses.asdict(SETUP)}
+    if args.make_test_seconds is not None:
+        results["make_test_seconds"] = args.make_test_seconds
     if not args.skip_notebooks:
         print("1. Fresh-kernel execution time per notebook")
         results["notebooks"] = notebook_times()
         results["notebooks_total"] = round(sum(results["notebooks"].values()), 1)
-    print("2. Training throughput (characters per second)")
-    results["throughput"] = throughput()
+    if not args.skip_training:
+        print("2. Training throughput (characters per second)")
+        results["throughput"] = throughput()
     print("3. Validation and test perplexity (80/10/10 split)")
-    results["quality"] = quality()
+    results["kneser_ney_fit_and_test_probs_seconds"] = kneser_ney_time()  # first, while nothing is cached
+    results["quality"] = quality(train_rnns=not args.skip_training)
     if not args.skip_book:
         print("4. make book with an existing environment")
         results["book"] = book_build()
     (ROOT / "bench").mkdir(exist_ok=True)
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print_summary(results)
+    if not args.no_history:
+        history.record(args.history, figures(results))
     return 0
+
+
+def figures(r: dict) -> dict[str, object]:
+    """The row of bench/history.csv for results ``r`` (see bench/history.py for the columns); None: not measured."""
+    q, t = r["quality"], r.get("throughput", {})
+    row = {"torch": r["machine"]["torch"], "threads": r["machine"]["threads"],
+           "make_test_s": r.get("make_test_seconds"), "chapter_s": r.get("notebooks_total"),
+           "book_build_s": r.get("book", {}).get("seconds"),
+           "scratch_train_s": q.get("scratch", {}).get("train_seconds"),
+           "nnrnn_train_s": q.get("nn.RNN", {}).get("train_seconds"),
+           "scratch_val_ppl": q.get("scratch", {}).get("val_ppl"), "nnrnn_val_ppl": q.get("nn.RNN", {}).get("val_ppl"),
+           "scratch_chars_per_s": t.get("scratch"), "nnrnn_chars_per_s": t.get("nn.RNN"),
+           "kn7_fit_and_test_probs_s": r["kneser_ney_fit_and_test_probs_seconds"],
+           "kn7_val_probs_s": q["kneser_ney_next_token_probs_seconds"]}
+    return row | {f"page_{page}_s": seconds for page, seconds in r.get("notebooks", {}).items()}
 
 
 def print_summary(r: dict) -> None:
@@ -146,18 +182,21 @@ def print_summary(r: dict) -> None:
             print(f"  notebook {page:16s} {seconds:7.1f} s")
         print(f"  notebooks total          {r['notebooks_total']:7.1f} s   target <= 180 s: "
               f"{verdict(r['notebooks_total'] <= 180)}")
-    t = r["throughput"]
-    print(f"  scratch throughput       {t['scratch']:7d} chars/s")
-    print(f"  nn.RNN throughput        {t['nn.RNN']:7d} chars/s")
-    ratio = t["scratch_over_nnrnn_time_per_char"]
-    print(f"  scratch / nn.RNN time per char {ratio:.2f}   target <= 1.5: {verdict(ratio <= 1.5)}")
+    if "throughput" in r:
+        t = r["throughput"]
+        print(f"  scratch throughput       {t['scratch']:7d} chars/s")
+        print(f"  nn.RNN throughput        {t['nn.RNN']:7d} chars/s")
+        ratio = t["scratch_over_nnrnn_time_per_char"]
+        print(f"  scratch / nn.RNN time per char {ratio:.2f}   target <= 1.5: {verdict(ratio <= 1.5)}")
     q = r["quality"]
     best_ngram = min(q["ngram"].items(), key=lambda kv: kv[1]["val_ppl"])  # chosen on validation
     for order, v in q["ngram"].items():
         print(f"  {order:22s} val ppl {v['val_ppl']:.3f}  test ppl {v['test_ppl']:.3f}")
     print(f"  Kneser-Ney next_token_probs on validation: {q['kneser_ney_next_token_probs_seconds']:.2f} s "
           "(target <= 5 s)")
-    for name in ("scratch", "nn.RNN"):
+    kn = r["kneser_ney_fit_and_test_probs_seconds"]
+    print(f"  Kneser-Ney 7-gram fit + next_token_probs on test: {kn:.2f} s   target <= 1 s: {verdict(kn <= 1)}")
+    for name in [name for name in ("scratch", "nn.RNN") if name in q]:
         v = q[name]
         ok = v["val_ppl"] <= 4.5 and v["train_seconds"] <= 60
         print(f"  RNN {name:8s}            val ppl {v['val_ppl']:.3f}, test {v['test_ppl']:.3f} after "

@@ -7,7 +7,8 @@ Each module holds one part of the chapter:
 * ``sequence``: autoregressive forecasting; ``ngram``: counting baselines (add-alpha, Kneser-Ney).
 * ``models``: RNN layers and language models; ``decoding``: sampling with a temperature.
 * ``training``: ``Trainer``, ``perplexity``; ``chapter``: ``Setup`` and ``CHAPTER``, the chapter's
-  training setup; ``bptt``: gradients through time, written out.
+  training setup; ``bptt``: gradients through time, written out; ``bptt_trainer``: a small RNN that the
+  bptt page trains in the browser (``bptt_trainer``), and its Python twin (``BPTTTrainer``).
 * ``plotting`` and ``diagrams`` (boxes, arrows, the unrolled RNN); ``widgets`` (``explore``,
   ``temperature_explorer``) and ``playground`` (the trained model running in the page), whose static
   views are filled from the HTML/JS templates in ``d2lmini/templates``.
@@ -19,6 +20,7 @@ from d2lmini.bptt import (
     block_carry,
     bptt_backward,
     gradient_agreement,
+    lm_loss_and_gradients,
     random_carry,
     random_rnn,
     recurrent_matrix,
@@ -26,6 +28,7 @@ from d2lmini.bptt import (
     state_jacobians,
     windowed_bptt,
 )
+from d2lmini.bptt_trainer import BPTTTrainer, bptt_trainer
 from d2lmini.chapter import CHAPTER, Setup, chapter_trainer, perplexity_band
 from d2lmini.data import (
     TIME_MACHINE_SHA1,
@@ -52,7 +55,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BPTTGrads", "block_carry", "bptt_backward", "gradient_agreement", "random_carry", "random_rnn",
-    "recurrent_matrix", "segment_lengths", "state_jacobians", "windowed_bptt", "TIME_MACHINE_SHA1",
+    "recurrent_matrix", "segment_lengths", "state_jacobians", "windowed_bptt", "BPTTTrainer", "bptt_trainer",
+    "lm_loss_and_gradients", "TIME_MACHINE_SHA1",
     "TIME_MACHINE_URL", "DownloadError", "NGramLM", "count_ngrams", "RNN", "RNNLM", "RNNLMScratch", "RNNScratch",
     "TimeMachine", "Trainer", "CHAPTER", "Setup", "chapter_trainer", "perplexity_band", "Vocab", "copy_scratch_weights",
     "download", "explore",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from d2lmini.checks import check_int
+from d2lmini.checks import check_int, check_tokens
 from d2lmini.models import RNNScratch
 
 
@@ -287,3 +287,78 @@ def gradient_agreement(estimate: torch.Tensor, exact: torch.Tensor) -> tuple[flo
         raise ValueError("the exact gradient is zero, so the relative error is undefined")
     cosine = float(e @ x / (e.norm() * norm)) if e.norm() > 0 else 0.0
     return cosine, float((e - x).norm() / norm)
+
+
+LM_PARAMS = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
+
+
+@dataclass
+class LMGrads:
+    """What ``lm_loss_and_gradients`` returns.
+
+    Attributes:
+        loss: the mean cross-entropy over the ``T = len(tokens) - 1`` predictions.
+        grads: ``{name: float64 tensor}`` for ``W_xh (V, H)``, ``W_hh (H, H)``, ``b_h (H,)``,
+            ``W_hq (H, V)``, ``b_q (V,)``: the (truncated) gradients of ``loss``.
+        state_grad_norms: ``(T,)``: ``||dL/dh_t||`` for ``t = 1, ..., T``, the gradient that reached each
+            state in this backward pass (cut at block starts when truncated).
+    """
+
+    loss: float
+    grads: dict[str, torch.Tensor]
+    state_grad_norms: torch.Tensor
+
+
+def lm_loss_and_gradients(params: dict, tokens, truncation: int | None = None) -> LMGrads:
+    """Loss and gradients of a character RNN language model on one sequence, by ``bptt_backward``.
+
+    The model is ``RNNLMScratch``'s, for one sequence: from a zero state, step ``t = 1, ..., T``
+    (``T = len(tokens) - 1``) reads ``tokens[t-1]`` one-hot, computes
+    ``h_t = tanh(x_t W_xh + h_{t-1} W_hh + b_h)`` and predicts ``tokens[t]`` from the logits
+    ``h_t W_hq + b_q``. With ``truncation = k`` the steps form blocks ``1..k, k+1..2k, ...`` and no
+    gradient crosses a block start (``block_carry``): the state that enters a block is a constant.
+    Everything is computed in float64; the bptt page's trainer runs the same function in JavaScript.
+
+    Args:
+        params: ``{name: array or tensor}`` with the shapes above (``V`` tokens, ``H`` hidden units).
+        tokens: at least two token indices in ``[0, V)``.
+        truncation: ``None`` for full BPTT, or the block length ``k >= 1``.
+
+    Returns:
+        ``LMGrads``.
+
+    Raises:
+        ValueError: a missing parameter or a wrong shape, fewer than two tokens, or a bad ``truncation``.
+        TypeError, IndexError: ``tokens`` that are not indices in ``[0, V)`` (see ``check_tokens``).
+    """
+    missing = [name for name in LM_PARAMS if name not in params]
+    if missing:
+        raise ValueError(f"params lacks {missing}; it needs {list(LM_PARAMS)}")
+    W_xh, W_hh, b_h, W_hq, b_q = (torch.as_tensor(params[name], dtype=torch.float64) for name in LM_PARAMS)
+    V, H = W_xh.shape if W_xh.dim() == 2 else (0, 0)
+    shapes = {"W_xh": (V, H), "W_hh": (H, H), "b_h": (H,), "W_hq": (H, V), "b_q": (V,)}
+    for name, tensor in zip(LM_PARAMS, (W_xh, W_hh, b_h, W_hq, b_q)):
+        if tuple(tensor.shape) != shapes[name] or V == 0 or H == 0:
+            raise ValueError(f"{name} must have shape {shapes[name]} (from W_xh (V, H)), got {tuple(tensor.shape)}")
+    tokens = torch.from_numpy(check_tokens("tokens", tokens, V))
+    if len(tokens) < 2:
+        raise ValueError(f"tokens must hold at least 2 indices (one input and one target), got {len(tokens)}")
+    T = len(tokens) - 1
+    carry = None if truncation is None else block_carry(T, check_int("truncation", truncation))
+    X = torch.nn.functional.one_hot(tokens[:-1], V).double()[:, None, :]  # (T, 1, V): inputs
+    Y = tokens[1:]                                                          # (T,): targets
+    with torch.no_grad():
+        state, states = torch.zeros(1, H, dtype=torch.float64), []
+        for x_term in (X @ W_xh + b_h).unbind(0):  # (1, H) each: x_t W_xh + b_h
+            state = torch.tanh(x_term + state @ W_hh)
+            states.append(state)
+        Hs = torch.stack(states)                  # (T, 1, H)
+        logits = Hs[:, 0] @ W_hq + b_q            # (T, V)
+        log_probs = torch.log_softmax(logits, dim=1)
+        loss = -log_probs[torch.arange(T), Y].mean()
+        dL_dO = (log_probs.exp() - torch.nn.functional.one_hot(Y, V)) / T  # (T, V): partial dL/do_t
+        dL_dH = (dL_dO @ W_hq.T)[:, None]         # (T, 1, H): partial dL/dh_t through o_t
+        back = bptt_backward(X, Hs, W_hh, dL_dH, carry=carry)
+    grads = {"W_xh": back.W_xh, "W_hh": back.W_hh, "b_h": back.b_h,
+             "W_hq": Hs[:, 0].T @ dL_dO, "b_q": dL_dO.sum(0)}
+    return LMGrads(float(loss), grads, back.dL_dH[:, 0].norm(dim=1))

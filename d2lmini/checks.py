@@ -220,7 +220,7 @@ def check_state(name: str, state: object, shape: tuple[int, ...], like: torch.Te
     return state
 
 
-def check_vocab(vocab: object, vocab_size: int, trained: object = None) -> None:
+def check_vocab(vocab: object, vocab_size: int, trained: object = None, name: str = "vocab") -> None:
     """Check that ``vocab`` (a ``Vocab``) fits a model with ``vocab_size`` outputs trained with ``trained``.
 
     ``trained`` is the vocabulary the model was trained with (``model.vocab``), or ``None`` if unknown;
@@ -232,17 +232,30 @@ def check_vocab(vocab: object, vocab_size: int, trained: object = None) -> None:
     """
     tokens = getattr(vocab, "idx_to_token", None)
     if not isinstance(tokens, list):
-        raise TypeError(f"vocab must be the d2lmini Vocab the model was trained with (e.g. data.vocab), "
+        raise TypeError(f"{name} must be the d2lmini Vocab the model was trained with (e.g. data.vocab), "
                         f"got {_shown(vocab)}")
     if len(tokens) != vocab_size:
-        raise ValueError(f"vocab has {len(tokens)} tokens but the model predicts {vocab_size}; "
+        raise ValueError(f"{name} has {len(tokens)} tokens but the model predicts {vocab_size}; "
                          "pass the vocabulary the model was trained with (e.g. data.vocab)")
     known = getattr(trained, "idx_to_token", None)
     if known is not None and list(known) != tokens:
         diff = next(i for i, (a, b) in enumerate(zip(known, tokens)) if a != b)
-        raise ValueError(f"vocab is not the vocabulary this model was trained with: index {diff} is "
+        raise ValueError(f"{name} is not the vocabulary this model was trained with: index {diff} is "
                          f"{tokens[diff]!r} here but {known[diff]!r} in training, so every prediction would be "
                          "decoded as the wrong token; pass the training vocabulary (model.vocab)")
+
+
+def check_device(name: str, device: object) -> torch.device:
+    """Return ``torch.device(device)``.
+
+    Raises:
+        ValueError: ``device`` names no device type torch knows.
+    """
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"{name} must be a torch.device or a name such as 'cpu' or 'cuda:0', got {_shown(device)} "
+                         f"({exc})") from None
 
 
 def safe_exp(mean_nll: float) -> float:

@@ -7,7 +7,6 @@ available, point ``D2LMINI_DATA_DIR`` at a folder that already holds the file.
 from __future__ import annotations
 
 import hashlib
-import numbers
 import os
 import tempfile
 import urllib.request
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from d2lmini.checks import check_int
+from d2lmini.checks import check_choice, check_int, check_real
 from d2lmini.text import preprocess, tokenize
 from d2lmini.vocab import Vocab
 
@@ -205,13 +204,12 @@ class TimeMachine:
         check_int("batch_size", batch_size)
         check_int("num_steps", num_steps)
         check_int("val_streams", val_streams)
-        _check_fraction("val_fraction", val_fraction, allow_zero=False)
-        _check_fraction("test_fraction", test_fraction, allow_zero=True)
+        check_real("val_fraction", val_fraction, minimum=0, maximum=1, exclusive_minimum=True, exclusive_maximum=True)
+        check_real("test_fraction", test_fraction, minimum=0, maximum=1, exclusive_maximum=True)
         if not val_fraction + test_fraction < 1:
             raise ValueError(f"val_fraction + test_fraction must be below 1 to leave text for training, "
                              f"got {val_fraction!r} + {test_fraction!r}")
-        if partition not in PARTITIONS:
-            raise ValueError(f"partition must be one of {PARTITIONS}, got {partition!r}")
+        check_choice("partition", partition, PARTITIONS)
         self.batch_size, self.num_steps, self.val_fraction = batch_size, num_steps, val_fraction
         self.test_fraction, self.val_streams, self.partition = test_fraction, val_streams, partition
         self.text = preprocess(read_time_machine())
@@ -278,7 +276,13 @@ def partition_starts(length: int, num_steps: int, offset: int) -> torch.Tensor:
 
     Subsequence ``i`` covers ``[offset + i * num_steps, offset + (i + 1) * num_steps)``
     and needs one more character after it for its shifted targets.
+
+    Raises:
+        ValueError: ``length`` or ``offset`` is not an integer >= 0, or ``num_steps`` not a positive integer.
     """
+    check_int("length", length, minimum=0)
+    check_int("num_steps", num_steps)
+    check_int("offset", offset, minimum=0)
     count = max((length - offset - 1) // num_steps, 0)
     return offset + num_steps * torch.arange(count)
 
@@ -310,10 +314,3 @@ def _stream_batches(corpus: torch.Tensor, streams: int) -> Iterator[tuple[torch.
     if used < len(corpus) - 1:
         yield corpus[used:-1].unsqueeze(0), corpus[used + 1:].unsqueeze(0)                      # (1, r) each
 
-
-def _check_fraction(name: str, value: object, allow_zero: bool) -> None:
-    inside = isinstance(value, numbers.Real) and not isinstance(value, bool) and (
-        0 <= value < 1 if allow_zero else 0 < value < 1)  # False for NaN
-    if not inside:
-        bounds = "0 <=" if allow_zero else "0 <"
-        raise ValueError(f"{name} must be a number with {bounds} {name} < 1, got {value!r}")

@@ -20,15 +20,38 @@ def sample(logits: torch.Tensor, temperature: float, top_k: int | None = None,
         A LongTensor of shape ``logits.shape[:-1]``.
 
     Raises:
-        ValueError: negative, NaN or infinite temperature, or ``top_k`` not in ``[1, V]``.
+        TypeError: ``logits`` is not a floating-point tensor with at least one dimension, or
+            ``generator`` is not a ``torch.Generator``.
+        ValueError: ``logits`` holds NaN or +inf (or a row is all -inf), a negative, NaN or infinite
+            temperature, a temperature so small that ``logits / temperature`` overflows,
+            or ``top_k`` not in ``[1, V]``.
     """
+    if not isinstance(logits, torch.Tensor) or not logits.is_floating_point() or logits.ndim == 0:
+        shown = f"dtype {logits.dtype}, shape {tuple(logits.shape)}" if isinstance(logits, torch.Tensor) \
+            else type(logits).__name__
+        raise TypeError(f"logits must be a float tensor of shape (..., V), got {shown}")
     temperature = check_temperature(temperature)
     vocab_size = logits.shape[-1]
-    if top_k is not None and check_int("top_k", top_k) > vocab_size:
-        raise ValueError(f"top_k must be an integer between 1 and {vocab_size}, got {top_k!r}")
+    if top_k is not None:
+        check_int("top_k", top_k, maximum=vocab_size)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator or None, got a {type(generator).__name__}")
+    # NaN or +inf would make argmax and the softmax meaningless; -inf is a masked token, fine while each row has a
+    # finite entry.
+    if logits.numel() == 0 or logits.isnan().any() or logits.isposinf().any() \
+            or not logits.isfinite().any(dim=-1).all():
+        raise ValueError("logits must be finite (NaN and +inf are not; -inf masks a token, but every row needs a "
+                         "finite entry), and have at least one entry; a model that gives NaN has diverged: "
+                         "retrain it with gradient clipping or a lower learning rate")
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = logits.detach().float() / temperature
+    finite = logits.isfinite()
+    # Above float32's largest value the divisor would round to inf and turn -inf logits into NaN; the limit
+    # (every finite logit scaled to about 0: a uniform choice) is the same.
+    logits = logits.detach().float() / min(temperature, torch.finfo(torch.float32).max)
+    if not logits[finite].isfinite().all():
+        raise ValueError(f"temperature={temperature!r} is so small that logits / temperature overflows float32; "
+                         "use temperature=0 for greedy decoding, or a larger temperature")
     if top_k is not None:
         kth_largest = logits.topk(top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < kth_largest, float("-inf"))

@@ -31,8 +31,8 @@ from itertools import count
 import torch
 from torch import nn
 
-from d2lmini.checks import check_int, check_temperature
-from d2lmini.models import RNN, RNNLM, RNNLMScratch, RNNScratch
+from d2lmini.checks import check_int, check_str, check_temperature, check_vocab
+from d2lmini.models import RNN, RNNLM, RNNLMScratch, RNNScratch, eval_mode
 from d2lmini.text import preprocess
 from d2lmini.vocab import Vocab
 from d2lmini.widgets import TwoViews
@@ -85,16 +85,13 @@ def export_model(model: nn.Module, vocab: Vocab) -> dict:
         TypeError: ``model`` is not an ``RNNLMScratch`` or ``RNNLM`` over an ``RNNScratch``
             or ``RNN``, or ``vocab`` is not a ``Vocab``.
         ValueError: a multi-layer or bidirectional ``nn.RNN``, a vocabulary whose size is
-            not the model's, or a vocabulary of words rather than characters.
+            not the model's or whose tokens are not those the model was trained with
+            (``model.vocab``, set by ``Trainer.fit``), or a vocabulary of words rather than characters.
     """
     if not isinstance(model, RNNLMScratch):
         raise TypeError("the playground runs a d2lmini character language model (RNNLMScratch or RNNLM), "
                         f"got a {type(model).__name__}")
-    if not isinstance(vocab, Vocab):
-        raise TypeError(f"vocab must be the model's d2lmini Vocab, got a {type(vocab).__name__}")
-    if len(vocab) != model.vocab_size:
-        raise ValueError(f"the vocabulary has {len(vocab)} tokens but the model predicts {model.vocab_size}; "
-                         "pass the vocabulary the model was trained with")
+    check_vocab(vocab, model.vocab_size, getattr(model, "vocab", None))
     tokens = vocab.idx_to_token
     if not all(isinstance(t, str) and (len(t) == 1 or re.fullmatch(r"<\w+>", t)) for t in tokens):
         words = [t for t in tokens if not (isinstance(t, str) and len(t) == 1)][:3]
@@ -139,8 +136,7 @@ class Playground(TwoViews):
     def __init__(self, model: RNNLMScratch, vocab: Vocab, prefix: str = "the time traveller ",
                  temperature: float = 0.75, length: int = 120, seed: int = 0,
                  max_bytes: int = MAX_STATIC_BYTES) -> None:
-        if not isinstance(prefix, str):
-            raise TypeError(f"prefix must be a str, got a {type(prefix).__name__}")
+        check_str("prefix", prefix)
         if len(prefix) > MAX_PREFIX:
             raise ValueError(f"prefix has {len(prefix)} characters; keep it to at most {MAX_PREFIX}")
         temperature = check_temperature(temperature)
@@ -172,6 +168,7 @@ class Playground(TwoViews):
         state. ``temperature == 0`` puts all the mass on the most likely character.
 
         Raises:
+            TypeError: ``prefix`` is not a str.
             ValueError: an empty prefix, a character outside the vocabulary, or a bad temperature.
         """
         temperature = check_temperature(temperature)
@@ -182,12 +179,9 @@ class Playground(TwoViews):
         if unknown:
             raise ValueError(f"prefix has characters outside the vocabulary: {unknown}")
         device = next(self.model.parameters()).device
-        was_training = self.model.training
-        self.model.eval()
-        with torch.no_grad():
+        with eval_mode(self.model), torch.no_grad():
             X = torch.tensor([self.vocab[list(text)]], device=device)  # (1, T)
             logits = self.model(X)[0, -1].double().cpu()  # (V,)
-        self.model.train(was_training)
         if temperature == 0:
             return nn.functional.one_hot(logits.argmax(), len(logits)).double()
         return torch.softmax(logits / temperature, dim=0)
@@ -195,8 +189,10 @@ class Playground(TwoViews):
     def continuation(self, prefix: str, temperature: float, length: int, seed: int) -> str:
         """Return the preprocessed ``prefix`` and ``length`` characters the model writes after it.
 
-        Sampling uses ``torch.Generator().manual_seed(seed)``. Raises as ``RNNLMScratch.predict``.
+        Sampling uses ``torch.Generator().manual_seed(seed)``. Raises as ``RNNLMScratch.predict``, and
+        ``ValueError`` for a seed outside ``[0, 2**32)``.
         """
+        check_int("seed", seed, minimum=0, maximum=MAX_SEED)
         generator = torch.Generator().manual_seed(seed)
         return self.model.predict(prefix, length, self.vocab, temperature=temperature, generator=generator)
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from d2lmini.checks import check_int
+from d2lmini.checks import check_callable, check_int, check_real
 from d2lmini.models import RNN, RNNScratch
 
 
@@ -26,10 +26,8 @@ def noisy_sine(T: int = 1000, omega: float = 0.01, sigma: float = 0.2, seed: int
     """
     check_int("T", T)
     check_int("seed", seed, minimum=0)
-    if not math.isfinite(sigma) or sigma < 0:
-        raise ValueError(f"sigma is the noise's standard deviation: give a finite number >= 0, got {sigma!r}")
-    if not math.isfinite(omega):
-        raise ValueError(f"omega must be a finite angular frequency, got {omega!r}")
+    sigma = check_real("sigma", sigma, minimum=0, hint="the noise's standard deviation")
+    omega = check_real("omega", omega, hint="the angular frequency")
     generator = torch.Generator().manual_seed(seed)
     t = torch.arange(1, T + 1, dtype=torch.float64)  # (T,)
     signal = torch.sin(omega * t)  # (T,)
@@ -44,8 +42,10 @@ def lag_features(x: torch.Tensor, tau: int) -> tuple[torch.Tensor, torch.Tensor]
     ``labels`` shape ``(T - tau,)``; row ``i`` predicts ``x[i + tau]``.
 
     Raises:
-        ValueError: ``tau`` is not in ``[1, len(x))``.
+        TypeError: ``x`` is not a tensor.
+        ValueError: ``x`` is not one-dimensional, or ``tau`` is not in ``[1, len(x))``.
     """
+    _check_series(x)
     if check_int("tau", tau) >= len(x):
         raise ValueError(f"tau must be between 1 and len(x) - 1 = {len(x) - 1}, got {tau}")
     features = torch.stack([x[i:len(x) - tau + i] for i in range(tau)], dim=1)
@@ -69,7 +69,13 @@ def k_step_ahead(x: torch.Tensor, predict: Callable[[torch.Tensor], torch.Tensor
 
     Returns:
         A tensor of shape ``(max_k, T)`` with the dtype of ``x``.
+
+    Raises:
+        TypeError: ``x`` is not a tensor or ``predict`` not callable.
+        ValueError: ``x`` is not one-dimensional, ``tau`` not in ``[1, len(x))`` or ``max_k`` not a positive integer.
     """
+    _check_series(x)
+    check_callable("predict", predict, "it maps features (N, tau) to predictions (N,)")
     check_int("max_k", max_k)
     T = len(x)
     windows, _ = lag_features(torch.cat([x, x.new_zeros(1)]), tau)  # (T - tau + 1, tau): every observed window
@@ -132,11 +138,11 @@ class RNNForecaster(nn.Module):
             A tensor of shape ``(max_k, T)``.
 
         Raises:
+            TypeError: ``x`` is not a tensor.
             ValueError: ``max_k`` is not a positive integer or ``x`` is not one-dimensional.
         """
         check_int("max_k", max_k)
-        if x.dim() != 1:
-            raise ValueError(f"x must be one series of shape (T,), got shape {tuple(x.shape)}")
+        _check_series(x)
         T = len(x)
         preds = torch.full((max_k, T), float("nan"), dtype=x.dtype)
         with torch.no_grad():
@@ -150,3 +156,13 @@ class RNNForecaster(nn.Module):
                 y, state = self(y[None, :], state)  # (1, T): read the forecast, predict one step further
                 y = y[0]
         return preds
+
+
+def _check_series(x: object) -> None:
+    """Raise unless ``x`` is one non-empty floating-point series of shape ``(T,)``."""
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        shown = f"a {x.dtype} tensor" if isinstance(x, torch.Tensor) else f"a {type(x).__name__}"
+        raise TypeError(f"x must be a float tensor of shape (T,), got {shown}; e.g. torch.tensor(values, "
+                        "dtype=torch.float64)")
+    if x.dim() != 1 or len(x) == 0:
+        raise ValueError(f"x must be one series of shape (T,) with T >= 1, got shape {tuple(x.shape)}")

@@ -1,61 +1,48 @@
-"""Results of the chapter's slow experiments, read from the committed files in ``studies/``.
+"""Results of the chapter's slow experiments, shipped inside the package.
 
-``make studies`` (``python studies/run.py all``) writes one JSON file per study, with the
-command, seeds, package versions and machine that produced it. Pages show those files
-instead of retyping their numbers. In a clone of the repository the files are read from
-disk; elsewhere (Colab fetches only the notebook) they are downloaded from the repository.
+``make studies`` (``python studies/run.py all``) writes one JSON file per study into
+``d2lmini/study_results/``, with the command, seeds, package versions and machine that produced
+it. They are package data: a wheel carries the results of its own version, so a page reads them
+with no network, in a clone, from an installed wheel, or in Colab alike. Pages show those files
+instead of retyping their numbers.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import urllib.request
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
-STUDIES_URL = "https://raw.githubusercontent.com/d2lmini/d2lmini/main/studies/"
 STUDIES_DIR_ENV = "D2LMINI_STUDIES_DIR"
+RESULTS = "study_results"
 
 
-def studies_dir() -> Path | None:
-    """Return the local ``studies/`` folder, or ``None``.
-
-    ``$D2LMINI_STUDIES_DIR`` if set; else the repository around the working directory (a page run
-    from ``book/``); else the repository this package was installed from in editable mode.
-    """
+def studies_dir() -> Traversable:
+    """Return the folder ``load_study`` reads: ``$D2LMINI_STUDIES_DIR`` if set, else the package's own results."""
     if os.environ.get(STUDIES_DIR_ENV):
         return Path(os.environ[STUDIES_DIR_ENV])
-    package_repo = Path(__file__).resolve().parent.parent
-    for parent in (Path.cwd(), *Path.cwd().parents, package_repo):
-        if (parent / "studies").is_dir() and (parent / "d2lmini").is_dir():
-            return parent / "studies"
-    return None
+    return resources.files("d2lmini") / RESULTS
 
 
 def load_study(name: str) -> dict:
-    """Return the parsed ``studies/<name>.json``.
-
-    Read from the local repository when the page runs inside a clone (the book, CI),
-    otherwise downloaded from the repository on GitHub (Colab).
+    """Return the parsed ``<name>.json`` from the package's study results (or ``$D2LMINI_STUDIES_DIR``).
 
     Raises:
+        TypeError: ``name`` is not a str.
         ValueError: ``name`` is not a plain file stem.
-        FileNotFoundError: a local ``studies/`` folder exists but has no such study.
-        RuntimeError: there is no local folder and the download failed.
+        FileNotFoundError: there is no such study (the message lists those there are).
     """
-    if not name or "/" in name or "\\" in name or name.startswith("."):
-        raise ValueError(f"give a study's name such as 'seeds' (the stem of studies/<name>.json), got {name!r}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a study's name as a str, such as 'seeds', got {type(name).__name__}")
+    if not name or "/" in name or "\\" in name or name.startswith(".") or name.endswith(".json"):
+        raise ValueError(f"give a study's name such as 'seeds' (the stem of study_results/<name>.json), got {name!r}")
     folder = studies_dir()
-    if folder is not None:
-        path = folder / f"{name}.json"
-        if not path.is_file():
-            known = sorted(p.stem for p in folder.glob("*.json"))
-            raise FileNotFoundError(f"no study {name!r} in {folder} (found: {known}); run `make studies` to create it")
-        return json.loads(path.read_text(encoding="utf-8"))
-    url = STUDIES_URL + f"{name}.json"
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            return json.loads(response.read().decode("utf-8"))
-    except OSError as exc:
-        raise RuntimeError(f"could not download the study {name!r} from {url}: {exc}. Run the page inside a clone "
-                           f"of the repository, or set {STUDIES_DIR_ENV} to a folder holding {name}.json") from exc
+    path = folder / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")) \
+            if folder.is_dir() else []
+        raise FileNotFoundError(f"no study {name!r} in {folder} (found: {known}); run `make studies` to create it"
+                                + (f", or unset {STUDIES_DIR_ENV}" if os.environ.get(STUDIES_DIR_ENV) else ""))
+    return json.loads(path.read_text(encoding="utf-8"))

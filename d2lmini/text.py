@@ -11,7 +11,16 @@ from typing import overload
 
 
 def preprocess(text: str) -> str:
-    """Replace every run of non-letters by one space and lowercase the result."""
+    """Replace every run of non-letters by one space and lowercase the result.
+
+    Only the ASCII letters ``A-Z``, ``a-z`` are kept; accented and other letters become spaces, as in the corpus.
+
+    Raises:
+        TypeError: ``text`` is not a str.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"preprocess takes a str, got {type(text).__name__}"
+                        + ("; decode bytes first with text.decode('utf-8')" if isinstance(text, bytes) else ""))
     return re.sub("[^A-Za-z]+", " ", text).lower()
 
 

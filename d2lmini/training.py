@@ -12,7 +12,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from d2lmini.checks import check_int, safe_exp
+from d2lmini.checks import (
+    check_callable,
+    check_device,
+    check_index_tensor,
+    check_int,
+    check_real,
+    check_vocab,
+    safe_exp,
+)
+from d2lmini.models import eval_mode
 
 
 def set_seed(seed: int) -> None:
@@ -38,23 +47,31 @@ def perplexity(model: Callable[[torch.Tensor], torch.Tensor],
     token counts once, so batches of different sizes are weighted correctly.
 
     Raises:
-        ValueError: the dataloader yields no tokens.
+        TypeError: ``model`` is not callable or ``dataloader`` not iterable (call the method:
+            ``data.val_dataloader()``).
+        ValueError: the dataloader yields no tokens, or logits whose shape does not match the targets.
+        IndexError: a target is outside ``[0, V)``.
     """
+    check_callable("model", model, "a language model mapping indices (B, T) to logits (B, T, V)")
+    if callable(dataloader) and not hasattr(dataloader, "__iter__"):
+        raise TypeError("dataloader must be an iterable of (X, Y) batches; call the method, e.g. "
+                        "perplexity(model, data.val_dataloader())")
+    if not hasattr(dataloader, "__iter__"):
+        raise TypeError(f"dataloader must be an iterable of (X, Y) batches, got {type(dataloader).__name__}")
     if device is None and isinstance(model, nn.Module):
         device = next(model.parameters()).device
-    was_training = getattr(model, "training", False)
-    if isinstance(model, nn.Module):
-        model.eval()
     total_nll, total_tokens = 0.0, 0
-    with torch.no_grad():
+    with eval_mode(model), torch.no_grad():
         for X, Y in dataloader:
             X, Y = X.to(device), Y.to(device)
             logits = model(X)
+            check_index_tensor("Y", Y, logits.shape[-1], ndim=None)  # targets in [0, V), not a raw torch error
+            if logits.shape[:-1] != Y.shape:
+                raise ValueError(f"the model gave logits of shape {tuple(logits.shape)} for targets of shape "
+                                 f"{tuple(Y.shape)}; expected (B, T, V) for (B, T)")
             total_nll += nn.functional.cross_entropy(
                 logits.reshape(-1, logits.shape[-1]), Y.reshape(-1), reduction="sum").item()
             total_tokens += Y.numel()
-    if isinstance(model, nn.Module):
-        model.train(was_training)
     if total_tokens == 0:
         raise ValueError("the dataloader yielded no tokens, so perplexity is undefined")
     return safe_exp(total_nll / total_tokens)  # inf for a diverged model, not an OverflowError
@@ -114,15 +131,18 @@ class Trainer:
                 "num_gpus and this package's was gradient_clip_val, so a positional value would be ambiguous."
             )
         check_int("max_epochs", max_epochs)
-        if not gradient_clip_val >= 0:
-            raise ValueError(f"gradient_clip_val must be >= 0 (0 turns clipping off), got {gradient_clip_val!r}")
+        gradient_clip_val = check_real("gradient_clip_val", gradient_clip_val, minimum=0, hint="0 turns clipping off")
+        if lr_schedule is not None:
+            check_callable("lr_schedule", lr_schedule, "e.g. lambda epoch: 1.0 if epoch <= 24 else 0.1")
+        if not isinstance(plot, bool):
+            raise TypeError(f"plot must be True or False, got {plot!r}")
         if num_gpus is not None:
             check_int("num_gpus", num_gpus, minimum=0)
             if device is not None:
                 raise ValueError(f"give device or num_gpus, not both (got device={device!r}, num_gpus={num_gpus})")
             device = try_gpu() if num_gpus > 0 else torch.device("cpu")
         self.max_epochs, self.gradient_clip_val = max_epochs, gradient_clip_val
-        self.device = torch.device(device) if device is not None else try_gpu()
+        self.device = check_device("device", device) if device is not None else try_gpu()
         self.plot, self.lr_schedule = plot, lr_schedule
         self.history: dict[str, list] = {"epoch": [], "train_ppl": [], "val_ppl": [], "epoch_time": [],
                                          "val_time": []}
@@ -136,9 +156,20 @@ class Trainer:
         again) and a fresh optimiser from ``model.configure_optimizers()``; the model
         keeps its weights, so a second call trains it further but records only its own epochs.
 
+        The model remembers the vocabulary it is trained with: ``model.vocab = data.vocab`` when
+        ``data`` has one and the model a ``vocab_size``, so that ``predict`` can refuse another.
+
         Raises:
-            ValueError: ``lr_schedule`` returned a factor that is negative or not finite.
+            TypeError: ``model`` lacks ``loss`` or ``configure_optimizers`` (or ``logits_and_state`` for
+                sequential data), or ``data`` lacks ``train_dataloader``/``val_dataloader``.
+            ValueError: ``data.vocab`` does not fit the model (another size, or other tokens than the model
+                was trained with before), or ``lr_schedule`` returned a factor that is negative or not finite.
         """
+        self._check_fit_arguments(model, data)
+        vocab = getattr(data, "vocab", None)
+        if vocab is not None and hasattr(model, "vocab_size"):
+            check_vocab(vocab, model.vocab_size, getattr(model, "vocab", None), name="data.vocab")
+            model.vocab = vocab
         model.to(self.device)
         optimizer = model.configure_optimizers()
         base_lrs = [group["lr"] for group in optimizer.param_groups]
@@ -182,11 +213,27 @@ class Trainer:
             live.close()
         return self
 
+    @staticmethod
+    def _check_fit_arguments(model: object, data: object) -> None:
+        """Raise ``TypeError`` unless ``model`` and ``data`` provide what ``fit`` calls."""
+        needs = ["loss", "configure_optimizers"]
+        if getattr(data, "partition", "random") == "sequential":
+            needs.append("logits_and_state")
+        missing = [name for name in needs if not callable(getattr(model, name, None))]
+        if not isinstance(model, nn.Module) or missing:
+            raise TypeError(f"model must be an nn.Module with loss(logits, Y) and configure_optimizers() (and "
+                            f"logits_and_state(X, state) for sequential data), such as RNNLMScratch; got a "
+                            f"{type(model).__name__}" + (f" without {', '.join(missing)}" if missing else ""))
+        missing = [name for name in ("train_dataloader", "val_dataloader") if not callable(getattr(data, name, None))]
+        if missing:
+            raise TypeError(f"data must provide train_dataloader() and val_dataloader(), such as "
+                            f"TimeMachine(batch_size=32, num_steps=64); got a {type(data).__name__} without "
+                            f"{', '.join(missing)}")
+
     def _set_learning_rates(self, optimizer: torch.optim.Optimizer, base_lrs: list[float], epoch: int) -> None:
         """Set each parameter group's rate to its starting rate times ``lr_schedule(epoch)``."""
-        factor = self.lr_schedule(epoch)
-        if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not math.isfinite(factor) or factor < 0:
-            raise ValueError(f"lr_schedule({epoch}) must return a finite number >= 0, got {factor!r}")
+        factor = check_real(f"lr_schedule({epoch})", self.lr_schedule(epoch), minimum=0,
+                            hint="the factor the learning rate is multiplied by")
         for group, base_lr in zip(optimizer.param_groups, base_lrs):
             group["lr"] = base_lr * factor
 
@@ -210,9 +257,8 @@ class Trainer:
                     "model: pass the model second, or call clip_gradients(model.parameters()) to clip to "
                     "this trainer's gradient_clip_val"
                 )
-            if not params > 0:
-                raise ValueError(f"grad_clip_val must be a positive number, got {params!r}")
-            max_norm, params = float(params), model
+            max_norm = check_real("grad_clip_val", params, minimum=0, exclusive_minimum=True, hint="a positive number")
+            params = model
         elif model is not None:
             raise TypeError("clip_gradients takes (params) or d2l's (grad_clip_val, model), not (params, model)")
         else:

@@ -37,7 +37,7 @@ import matplotlib.pyplot as plt
 import torch
 from matplotlib.figure import Figure
 
-from d2lmini.checks import check_int, check_temperature
+from d2lmini.checks import check_callable, check_int, check_str, check_temperature
 
 MAX_STATIC_BYTES = 500_000
 LIVE_SCALE = 2  # the live view renders figures at twice the dpi, for high-DPI screens
@@ -146,7 +146,16 @@ class Explorer(TwoViews):
 
     def __init__(self, func: Callable, name: str, values: Sequence, default=None, dpi: int = 80,
                  fmt: Callable[[object], str] | None = None, max_bytes: int = MAX_STATIC_BYTES) -> None:
-        values = list(values)
+        check_callable("func", func, "it gets one value and returns a Figure, a str, or a (Figure, str) pair")
+        check_str("name", name)
+        if fmt is not None:
+            check_callable("fmt", fmt, "it turns a value into its label")
+        check_int("dpi", dpi)
+        check_int("max_bytes", max_bytes)
+        try:
+            values = list(values)
+        except TypeError:
+            raise TypeError(f"values must be a list of the values of {name!r}, got {type(values).__name__}") from None
         if not values:
             raise ValueError(f"give at least one value for {name!r}")
         if default is None:
@@ -159,23 +168,31 @@ class Explorer(TwoViews):
         self.calls = 0
         self._instance = next(_instances)
         self._widget = None
-        self._html: str | None = None
+        # Every frame now, not when the page is displayed: a value at which func fails is named here.
+        self._html = self._build_static([self.render(v) for v in values])
 
     def render(self, value, dpi: int | None = None) -> Frame:
-        """Call ``func(value)`` and return its output as a ``Frame`` (figures at ``dpi``, default ``self.dpi``)."""
+        """Call ``func(value)`` and return its output as a ``Frame`` (figures at ``dpi``, default ``self.dpi``).
+
+        Raises:
+            ValueError: ``func`` raised; the message names the value and the original error (chained).
+            TypeError: ``func`` returned something other than a Figure, a str or a (Figure, str) pair.
+        """
         self.calls += 1
-        return _to_frame(self.func(value), self.dpi if dpi is None else dpi)
+        try:
+            result = self.func(value)
+        except Exception as exc:
+            raise ValueError(f"the explored function failed at {self.name} = {value!r} with "
+                             f"{type(exc).__name__}: {exc}") from exc
+        try:
+            return _to_frame(result, self.dpi if dpi is None else dpi)
+        except TypeError as exc:
+            raise TypeError(f"at {self.name} = {value!r}: {exc}") from None
 
     # The static view ---------------------------------------------------------
 
     def static_html(self) -> str:
-        """Return the self-contained HTML view with every value precomputed (cached).
-
-        Raises:
-            ValueError: the HTML exceeds ``max_bytes``; use fewer values, a smaller figure or a lower dpi.
-        """
-        if self._html is None:
-            self._html = self._build_static([self.render(v) for v in self.values])
+        """Return the self-contained HTML view with every value precomputed (when the explorer was built)."""
         return self._html
 
     def _build_static(self, frames: list[Frame]) -> str:
@@ -262,8 +279,13 @@ def explore(func: Callable, name: str, values: Sequence, default=None, *, dpi: i
     Returns:
         An ``Explorer``; make it the last expression of a cell to display it.
 
+    Every value is rendered now, once, for the static view; the live view renders again as the slider moves.
+
     Raises:
-        ValueError: no values, a default outside them, or a static view over ``max_bytes``.
+        TypeError: ``func`` or ``fmt`` not callable, ``name`` not a str, or ``func`` returned something
+            other than a Figure, a str or a (Figure, str) pair.
+        ValueError: no values, a default outside them, ``func`` failed at a value (named in the message,
+            the original error chained), or a static view over ``max_bytes``.
     """
     return Explorer(func, name, values, default, dpi=dpi, fmt=fmt, max_bytes=max_bytes)
 
@@ -294,6 +316,10 @@ def temperature_explorer(model, prefix: str, vocab, temperatures: Sequence[float
             ``width`` not a positive integer, ``seed`` not an integer >= 0, or a
             ``default`` outside ``temperatures``.
     """
+    check_str("prefix", prefix, hint="give the text to continue, e.g. 'the time traveller'")
+    if not callable(getattr(model, "predict", None)):
+        raise TypeError(f"model must be a language model with predict(), such as RNNLMScratch, "
+                        f"got a {type(model).__name__}")
     temperatures = list(temperatures)
     for temperature in temperatures:
         check_temperature(temperature)  # now rather than when the slider first reaches it

@@ -62,12 +62,12 @@ def chromium():
             browser.close()
 
 
-@pytest.fixture(scope="module")
-def browser():
+@pytest.fixture
+def browser(chromium_browser):
+    """The session's Chromium (tests/conftest.py), once the book is built."""
     if not (HTML / "index.html").is_file():
         pytest.fail("build the book first: `make html` (make test does it before this test)")
-    with chromium() as browser:
-        yield browser
+    return chromium_browser
 
 
 def open_page(browser, page_name):

@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from test_browser import chromium
 
 import d2lmini as d2l
 
@@ -47,10 +46,9 @@ def seeded_model(kind, num_hiddens, seed):
     return model
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as browser:  # the standalone pages need no built book
-        yield browser
+@pytest.fixture
+def browser(chromium_browser):
+    return chromium_browser  # the session's Chromium: the standalone pages need no built book
 
 
 def open_page(browser, path):

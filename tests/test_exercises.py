@@ -4,7 +4,9 @@ The format (one notation for the whole chapter) is a numbered list in the "## Ex
 item followed, indented three spaces, by exactly one ``<details class="d2lmini-hint">`` and then one
 ``<details class="d2lmini-solution">``, never ``open``, with blank lines around their markdown so that
 the HTML book, JupyterLab and Colab all render them closed. Each ```python block inside a solution runs
-alone in a fresh process started in ``book/``, as a reader would paste it.
+alone in a fresh process started in ``book/``, as a reader would paste it: a process forked, for that block
+only, from a worker that has imported torch, matplotlib and d2lmini and run nothing else, so that no block
+pays for the imports and none sees what another did.
 """
 
 import json
@@ -13,6 +15,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -92,11 +95,83 @@ def page_markdown(path: Path) -> str:
     return "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
 
 
-def run_block(code: str, cwd: Path = BOOK, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
-    """Run ``code`` alone in a fresh Python process in ``cwd``, as a reader would; return the finished process."""
-    python = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
-    env = os.environ | {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}  # D2LMINI_DATA_DIR is inherited
-    return subprocess.run([python, "-c", code], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+# The worker: imports what the blocks import, then for each request (a JSON line: code, cwd, timeout) forks a
+# child that runs the block as __main__ in a new namespace, its stdin empty and its output in files, and
+# answers with a JSON line (returncode, stdout, stderr, timed_out). The worker itself never runs a block.
+WORKER = r"""
+import json, os, signal, sys, tempfile, time, traceback
+import matplotlib, matplotlib.pyplot, numpy, torch, d2lmini
+for line in sys.stdin:
+    request = json.loads(line)
+    sys.stdout.flush(); sys.stderr.flush()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        pid = os.fork()
+        if pid == 0:  # the block's own process
+            os.setpgid(0, 0)
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0); os.dup2(out.fileno(), 1); os.dup2(err.fileno(), 2)
+            os.chdir(request["cwd"])
+            code = 0
+            try:
+                exec(compile(request["code"], "<solution block>", "exec"), {"__name__": "__main__"})
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (exc.code is not None)
+            except BaseException:
+                traceback.print_exc(); code = 1
+            sys.stdout.flush(); sys.stderr.flush()
+            os._exit(code)
+        deadline, status = time.monotonic() + request["timeout"], None
+        while status is None and time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            status = status if done else time.sleep(0.02)
+        timed_out = status is None
+        if timed_out:
+            os.killpg(pid, signal.SIGKILL); _, status = os.waitpid(pid, 0)
+        out.seek(0); err.seek(0)
+        answer = {"returncode": os.waitstatus_to_exitcode(status), "timed_out": timed_out,
+                  "stdout": out.read().decode(errors="replace"), "stderr": err.read().decode(errors="replace")}
+    print(json.dumps(answer), flush=True)
+"""
+
+
+class BlockRunner:
+    """A warm worker process (see WORKER) that runs one block at a time, each in a process of its own."""
+
+    def __init__(self) -> None:
+        python = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
+        env = os.environ | {"MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1"}  # D2LMINI_DATA_DIR is inherited
+        self.process = subprocess.Popen([python, "-c", WORKER], cwd=BOOK, env=env, stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True)
+        self.lock = threading.Lock()
+
+    def run(self, code: str, cwd: Path = BOOK, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+        """Run ``code`` alone in a fresh process in ``cwd``; return the finished process.
+
+        Raises:
+            subprocess.TimeoutExpired: it ran longer than ``timeout`` seconds (and was killed).
+        """
+        with self.lock:
+            self.process.stdin.write(json.dumps({"code": code, "cwd": str(cwd), "timeout": timeout}) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the block runner died (exit {self.process.wait()})")
+        answer = json.loads(line)
+        if answer["timed_out"]:
+            raise subprocess.TimeoutExpired(["<solution block>"], timeout, answer["stdout"], answer["stderr"])
+        return subprocess.CompletedProcess(["<solution block>"], answer["returncode"], answer["stdout"],
+                                           answer["stderr"])
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def runner():
+    """One warm worker per pytest process (with xdist, one per xdist worker: both cores busy)."""
+    block_runner = BlockRunner()
+    yield block_runner
+    block_runner.close()
 
 
 def solution_blocks() -> list:
@@ -123,21 +198,11 @@ def test_every_exercise_has_one_folded_hint_and_one_folded_solution(page):
     assert not problems, f"{page}: exercises that break the hint/solution format: {problems}"
 
 
-@pytest.fixture(scope="module")
-def solution_runs(request):
-    """The selected solution blocks, run two at a time (each is single-threaded) from the first test that asks."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    codes = list(dict.fromkeys(item.callspec.params["code"] for item in request.session.items
-                               if getattr(item, "originalname", None) == "test_solution_code_runs"))
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        yield {code: pool.submit(run_block, code) for code in codes}
-
-
+@pytest.mark.solutions
 @pytest.mark.parametrize("code", solution_blocks())
-def test_solution_code_runs(code, solution_runs):
+def test_solution_code_runs(code, runner):
     try:
-        done = solution_runs[code].result()
+        done = runner.run(code)
     except subprocess.TimeoutExpired:
         pytest.fail(f"the block ran longer than {TIMEOUT} s; use smaller settings (at most ~10 s on one thread)")
     assert done.returncode == 0, f"the block failed (exit {done.returncode}):\n{done.stderr[-3000:]}"
@@ -201,15 +266,23 @@ def test_the_format_check_accepts_the_spec_and_names_each_violation(tmp_path):
     assert "the solution comes before the hint" in problems_of(swapped)
 
 
-def test_the_runner_runs_each_block_alone_in_book_and_reports_failures(tmp_path):
+def test_the_runner_runs_each_block_alone_in_book_and_reports_failures(tmp_path, runner):
     code = "import os, sys, matplotlib\nprint(os.getcwd(), matplotlib.get_backend(), os.environ['OMP_NUM_THREADS'])"
-    done = run_block(code)
+    done = runner.run(code)
     assert done.returncode == 0 and done.stdout.lower().split() == [str(BOOK).lower(), "agg", "1"]
-    failing = run_block("from d2lmini.checks import check_int\ncheck_int('num_steps', 0)")
+    failing = runner.run("from d2lmini.checks import check_int\ncheck_int('num_steps', 0)")
     assert failing.returncode != 0 and "num_steps" in failing.stderr
+    assert runner.run("import sys\nprint('out')\nsys.exit(3)").returncode == 3
     with pytest.raises(subprocess.TimeoutExpired):
-        run_block("import time\ntime.sleep(5)", timeout=1)
+        runner.run("import time\ntime.sleep(5)", timeout=1)
+    assert runner.run("print(input())").returncode == 1  # stdin is empty, not the runner's own
     # A block that needs a name from another block fails: each runs alone.
     items = exercise_items(exercises_section(page_markdown(write_fake_page(tmp_path, [fake_item(1, code="y = 1"),
                                                                                       fake_item(2, code="print(y)")]))))
-    assert [run_block(solution_code(item)[0]).returncode for _, item in items] == [0, 1]
+    assert [runner.run(solution_code(item)[0]).returncode for _, item in items] == [0, 1]
+    # Nor what another did to a module, a seed or the working folder: each block is its own process.
+    assert runner.run("import os, torch, d2lmini\nd2lmini.LEFT = 1\ntorch.manual_seed(5)\nos.chdir('/')"
+                      ).returncode == 0
+    after = runner.run("import os, torch, d2lmini\nprint(hasattr(d2lmini, 'LEFT'), torch.initial_seed(), os.getcwd())")
+    left, seed, cwd = after.stdout.split()
+    assert (left, cwd) == ("False", str(BOOK)) and seed != "5"

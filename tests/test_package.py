@@ -1,5 +1,6 @@
 """Package hygiene: the wheel and sdist build, pass `twine check`, ship the templates, and the wheel
-installed into a clean venv with only its loose bounds imports d2lmini and trains a step.
+installed into a clean venv (its loose bounds resolved within the pins of requirements.txt) imports d2lmini
+and trains a step.
 
 Slow (a new venv with torch): marked `package` and run by `make package`, not by `make unit`.
 """
@@ -12,11 +13,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import TORCH, TORCH_INDEX
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "d2lmini"
-# The CPU build that lies on the project machines; an unpinned torch would be a multi-GB CUDA build.
-TORCH = "torch==2.13.0"
 
 pytestmark = pytest.mark.package
 
@@ -53,9 +53,10 @@ def run(*cmd, cwd=ROOT, env=None):
 
 
 def shipped_files():
-    """Every source file the package must ship, relative to the repository: modules and templates."""
+    """Every source file the package must ship, relative to the repository: modules, templates, study results."""
     files = sorted(PACKAGE.glob("*.py")) + sorted(p for p in (PACKAGE / "templates").glob("*")
                                                    if p.is_file() and not p.name.startswith("."))
+    files += sorted((PACKAGE / "study_results").glob("*.json"))
     return [p.relative_to(ROOT).as_posix() for p in files]
 
 
@@ -92,8 +93,10 @@ def test_wheel_in_clean_venv_imports_and_trains(dist, tmp_path):
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", venv)
     python = venv / "bin" / "python"
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    run(*pip, TORCH)  # first, so the loose torch>=2.1 bound is already met
+    # Every version pinned (requirements.txt as constraints, its -r files included): the wheel's loose bounds must
+    # accept the pins, and nothing newer comes from the network in the middle of `make test`.
+    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-c", ROOT / "requirements.txt"]
+    run(*pip, *TORCH_INDEX, TORCH)  # first, so the loose torch>=2.1 bound is already met
     run(*pip, wheel)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     output = run(python, "-c", SMOKE, cwd=tmp_path, env=env)

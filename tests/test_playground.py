@@ -112,7 +112,7 @@ def test_models_it_cannot_run_are_clear_errors():
     deep.rnn.rnn = nn.RNN(28, 32, num_layers=2)
     with pytest.raises(ValueError, match="one-layer.*num_layers=2"):
         export_model(deep, VOCAB)
-    with pytest.raises(ValueError, match="vocabulary has 5 tokens but the model predicts 28"):
+    with pytest.raises(ValueError, match="vocab has 5 tokens but the model predicts 28"):
         export_model(random_model(), d2l.Vocab(list("abcd")))
     words = d2l.Vocab("the time traveller had a time machine and it was a good machine but".split())
     assert len(words) == 12
@@ -257,6 +257,7 @@ KERNEL_CODE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("flavour", ["pinned", "colab-7.7.1"])
 def test_live_view_in_a_kernel(flavour):
     with kernel(flavour, OMP_NUM_THREADS="1") as kc:

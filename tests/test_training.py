@@ -109,7 +109,7 @@ def test_lr_schedule_switches_where_the_docstring_says():
 @pytest.mark.parametrize("factor", [-0.1, float("nan"), float("inf"), "1", None])
 def test_lr_schedule_returning_a_bad_factor_is_a_clear_error(factor):
     trainer = d2l.Trainer(2, device="cpu", plot=False, lr_schedule=lambda e: factor)
-    with pytest.raises(ValueError, match=r"lr_schedule\(1\) must return a finite number >= 0"):
+    with pytest.raises(ValueError, match=r"lr_schedule\(1\) must be a finite number >= 0"):
         trainer.fit(d2l.RNNLMScratch(d2l.RNNScratch(3, 4), 3), Tiny())
 
 

@@ -30,7 +30,7 @@ def test_to_tokens_handles_ints_lists_one_element_lists_and_tensors():
 
 
 def test_to_tokens_out_of_range_is_a_clear_error():
-    with pytest.raises(IndexError, match="outside the vocabulary"):
+    with pytest.raises(IndexError, match=r"outside \[0, "):
         Vocab(list("ab")).to_tokens(7)
 
 

@@ -266,6 +266,7 @@ def kernel(flavour, **env_overrides):
         km.shutdown_kernel(now=True)
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("flavour", ["pinned", "colab-7.7.1"])
 def test_live_widget_in_a_kernel(flavour):
     with kernel(flavour) as kc:
