@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import TORCH, TORCH_INDEX
+from conftest import TORCH, TORCH_INDEX, build_dist
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "d2lmini"
@@ -63,11 +63,7 @@ def shipped_files():
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory):
     """Build the sdist and, from it, the wheel, with the pinned setuptools (no download of a build backend)."""
-    out = tmp_path_factory.mktemp("dist")
-    run(sys.executable, "-m", "build", "--no-isolation", "--outdir", out, ROOT)
-    (wheel,) = out.glob("*.whl")
-    (sdist,) = out.glob("*.tar.gz")
-    return wheel, sdist
+    return build_dist(tmp_path_factory.mktemp("dist"))
 
 
 def test_twine_accepts_wheel_and_sdist(dist):

@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import TORCH, TORCH_INDEX
+from conftest import TORCH, TORCH_INDEX, build_dist
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted((ROOT / "book").glob("*.ipynb"))
@@ -68,8 +68,7 @@ def colab(tmp_path_factory):
     """A clean venv with torch, the wheel and ipykernel (all pinned), a kernelspec for it, and a data folder."""
     base = tmp_path_factory.mktemp("colab")
     # The sdist first and the wheel from it, as test_package does: nothing is written into the checkout.
-    run(sys.executable, "-m", "build", "--no-isolation", "--outdir", base / "dist", ROOT)
-    (wheel,) = (base / "dist").glob("*.whl")
+    wheel, _ = build_dist(base / "dist")
     venv = base / "venv"
     run(sys.executable, "-m", "venv", venv)
     python = venv / "bin" / "python"
