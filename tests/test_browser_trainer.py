@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 from test_bptt_trainer import autograd_loss_and_gradients, random_params, rel_err
-from test_browser import chromium
 from test_browser_playground import open_page
 
 from d2lmini.bptt import LM_PARAMS
@@ -23,15 +22,15 @@ TEXT = "the time traveller smiled round at us then still smiling faintly and wit
 
 
 @pytest.fixture(scope="module")
-def page():
+def page(chromium_browser):
+    """The built bptt page in the session's Chromium (tests/conftest.py): one Playwright per worker."""
     if not BOOK_PAGE.is_file():
         pytest.fail(f"{BOOK_PAGE} is missing: build the book first (`make html`; make test does it)")
-    with chromium() as browser:
-        page, external, errors = open_page(browser, BOOK_PAGE)
-        yield page
-        assert external == [], f"the page made network requests: {external[:5]}"
-        assert errors == [], errors
-        page.close()
+    page, external, errors = open_page(chromium_browser, BOOK_PAGE)
+    yield page
+    assert external == [], f"the page made network requests: {external[:5]}"
+    assert errors == [], errors
+    page.close()
 
 
 def control(root, role):

@@ -16,7 +16,7 @@ import urllib.request
 
 import nbformat
 import pytest
-from test_browser import CHROMIUM_ARGS, chromium_path
+from test_browser import chromium_path
 
 pytestmark = pytest.mark.browser
 
@@ -85,55 +85,53 @@ def lab(tmp_path_factory):
         log.close()
 
 
-def test_live_slider_in_jupyterlab(lab):
+def test_live_slider_in_jupyterlab(lab, chromium_browser):
     url, token = lab
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000}, device_scale_factor=2)
-            page.set_default_timeout(TIMEOUT_MS)
-            errors = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(f"{url}/lab/tree/explore.ipynb?token={token}")
-            # The kernel is up when the status bar reads "Python 3 (ipykernel) | Idle"; then Run > Run All Cells.
-            page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-            page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for()
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page = chromium_browser.new_page(viewport={"width": 1400, "height": 1000}, device_scale_factor=2)
+    try:
+        page.set_default_timeout(TIMEOUT_MS)
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{url}/lab/tree/explore.ipynb?token={token}")
+        # The kernel is up when the status bar reads "Python 3 (ipykernel) | Idle"; then Run > Run All Cells.
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+        page.locator(".jp-StatusBar-Widget", has_text="| Idle").first.wait_for()
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
 
-            widget = page.locator(".jp-OutputArea-output .widget-vbox")
-            widget.wait_for()
-            text, image = widget.locator(".widget-html pre"), widget.locator("img.widget-image")
-            page.wait_for_function("el => el.naturalWidth > 0", arg=image.element_handle())
-            expect(text).to_have_text("slope 1")
-            first = image_bytes(page, image)
+        widget = page.locator(".jp-OutputArea-output .widget-vbox")
+        widget.wait_for()
+        text, image = widget.locator(".widget-html pre"), widget.locator("img.widget-image")
+        page.wait_for_function("el => el.naturalWidth > 0", arg=image.element_handle())
+        expect(text).to_have_text("slope 1")
+        first = image_bytes(page, image)
 
-            # Drag the slider's handle with the mouse from the first value to the last (third) one.
-            track = widget.locator(".widget-slider .noUi-target, .widget-slider .slider").first
-            handle = widget.locator(".widget-slider .noUi-handle, .widget-slider .ui-slider-handle").first
-            box, start = track.bounding_box(), handle.bounding_box()
-            page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
-            page.mouse.down()
-            page.mouse.move(box["x"] + box["width"] + 20, start["y"] + start["height"] / 2, steps=12)
-            page.mouse.up()
-            expect(text).to_have_text("slope 3", timeout=TIMEOUT_MS)  # the HTML widget replaces its <pre>
-            page.wait_for_function("([el, src]) => el.currentSrc !== src && el.complete && el.naturalWidth > 0",
-                                   arg=[image.element_handle(), first["src"]])
-            third = image_bytes(page, image)
-            assert third["bytes"] != first["bytes"], "the image did not change"
+        # Drag the slider's handle with the mouse from the first value to the last (third) one.
+        track = widget.locator(".widget-slider .noUi-target, .widget-slider .slider").first
+        handle = widget.locator(".widget-slider .noUi-handle, .widget-slider .ui-slider-handle").first
+        box, start = track.bounding_box(), handle.bounding_box()
+        page.mouse.move(start["x"] + start["width"] / 2, start["y"] + start["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + box["width"] + 20, start["y"] + start["height"] / 2, steps=12)
+        page.mouse.up()
+        expect(text).to_have_text("slope 3", timeout=TIMEOUT_MS)  # the HTML widget replaces its <pre>
+        page.wait_for_function("([el, src]) => el.currentSrc !== src && el.complete && el.naturalWidth > 0",
+                               arg=[image.element_handle(), first["src"]])
+        third = image_bytes(page, image)
+        assert third["bytes"] != first["bytes"], "the image did not change"
 
-            # The natural size: half the PNG's pixels (it is rendered at twice the dpi), far below the cell width.
-            shown = image.bounding_box()
-            cell = page.locator(".jp-OutputArea-output").first.bounding_box()
-            natural = image.evaluate("el => [el.naturalWidth, el.naturalHeight]")
-            assert abs(shown["width"] - natural[0] / 2) <= 1.5 and abs(shown["height"] - natural[1] / 2) <= 1.5
-            assert 150 < shown["width"] < 0.5 * cell["width"], (shown, cell)
-            assert errors == [], errors
-        finally:
-            browser.close()
+        # The natural size: half the PNG's pixels (it is rendered at twice the dpi), far below the cell width.
+        shown = image.bounding_box()
+        cell = page.locator(".jp-OutputArea-output").first.bounding_box()
+        natural = image.evaluate("el => [el.naturalWidth, el.naturalHeight]")
+        assert abs(shown["width"] - natural[0] / 2) <= 1.5 and abs(shown["height"] - natural[1] / 2) <= 1.5
+        assert 150 < shown["width"] < 0.5 * cell["width"], (shown, cell)
+        assert errors == [], errors
+    finally:
+        page.close()
 
 
 def image_bytes(page, image) -> dict:
