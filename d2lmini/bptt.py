@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import torch
 
-from d2lmini.checks import check_int, check_tokens
+from d2lmini.checks import check_choice, check_int, check_real, check_tokens
 from d2lmini.models import RNNScratch
 
 
@@ -55,10 +55,8 @@ def recurrent_matrix(num_hiddens: int, radius: float, kind: str = "gaussian",
         ValueError: ``num_hiddens < 1``, a negative or non-finite ``radius``, or an unknown ``kind``.
     """
     check_int("num_hiddens", num_hiddens)
-    if not (math.isfinite(radius) and radius >= 0):
-        raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
-    if kind not in ("gaussian", "orthogonal"):
-        raise ValueError(f"kind must be 'gaussian' or 'orthogonal', got {kind!r}")
+    radius = check_real("radius", radius, minimum=0)
+    check_choice("kind", kind, ("gaussian", "orthogonal"))
     A = torch.randn(num_hiddens, num_hiddens, generator=generator, dtype=torch.float64)
     if kind == "orthogonal":
         Q, R = torch.linalg.qr(A)
@@ -81,8 +79,7 @@ def random_rnn(num_inputs: int, num_hiddens: int, radius: float, input_scale: fl
             ``input_scale``, or an unknown ``kind``.
     """
     check_int("num_inputs", num_inputs)
-    if not (math.isfinite(input_scale) and input_scale >= 0):
-        raise ValueError(f"input_scale must be a finite number >= 0, got {input_scale!r}")
+    input_scale = check_real("input_scale", input_scale, minimum=0)
     rnn = RNNScratch(num_inputs, num_hiddens).double()
     with torch.no_grad():
         W_xh = torch.randn(num_inputs, num_hiddens, generator=generator, dtype=torch.float64)  # (I, H)
@@ -193,8 +190,7 @@ def random_carry(num_steps: int, cut_prob: float, generator: torch.Generator | N
     Raises:
         ValueError: ``cut_prob`` outside ``[0, 1)`` or ``num_steps < 1``.
     """
-    if not 0 <= cut_prob < 1:
-        raise ValueError(f"cut_prob must be in [0, 1), got {cut_prob!r}")
+    cut_prob = check_real("cut_prob", cut_prob, minimum=0, maximum=1, exclusive_maximum=True)
     check_int("num_steps", num_steps)
     keep = torch.rand(num_steps, generator=generator, dtype=torch.float64) >= cut_prob
     carry = keep.double() / (1 - cut_prob)

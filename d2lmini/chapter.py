@@ -12,7 +12,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
-from d2lmini.checks import check_int, check_real
+from d2lmini.checks import check_choice, check_int, check_real
 from d2lmini.data import PARTITIONS, TimeMachine
 from d2lmini.models import RNN, RNNLM, RNNLMScratch, RNNScratch
 from d2lmini.training import Trainer, set_seed
@@ -49,10 +49,8 @@ class Setup:
     partition: str = "random"
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
-        if self.partition not in PARTITIONS:
-            raise ValueError(f"partition must be one of {PARTITIONS}, got {self.partition!r}")
+        check_choice("kind", self.kind, KINDS)
+        check_choice("partition", self.partition, PARTITIONS)
         for name in ("num_hiddens", "batch_size", "num_steps", "max_epochs"):
             check_int(name, getattr(self, name))
         check_real("lr", self.lr, minimum=0, exclusive_minimum=True)
@@ -132,10 +130,8 @@ def perplexity_band(kind: str = "scratch", part: str = "val") -> tuple[float, fl
     """
     from d2lmini.studies import load_study  # studies reads files only; import it where it is needed
 
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    if part not in ("val", "test"):
-        raise ValueError(f"part must be 'val' or 'test', got {part!r}")
+    check_choice("kind", kind, KINDS)
+    check_choice("part", part, ("val", "test"))
     stats = load_study("seeds")["results"]["summary"][kind][f"{part}_ppl"]
     half = min(max(BAND_SDS * stats["sd"], BAND_MIN), BAND_MAX)
     return stats["mean"] - half, stats["mean"] + half

@@ -49,5 +49,5 @@ def test_a_model_without_recurrence_cannot_reach_the_band(time_machine_available
 def test_band_rejects_unknown_kinds_and_parts():
     with pytest.raises(ValueError, match="kind must be one of"):
         d2l.perplexity_band("lstm", "val")
-    with pytest.raises(ValueError, match="part must be 'val' or 'test'"):
+    with pytest.raises(ValueError, match="part must be one of 'val', 'test'"):
         d2l.perplexity_band("scratch", "train")
