@@ -22,7 +22,7 @@ export D2LMINI_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: help setup book html notebooks test check unit package nbval nbval-portable e2e browser lint bench studies fuzz clean
+.PHONY: help setup book html html-e2e notebooks test check unit package nbval nbval-portable e2e browser lint bench studies fuzz clean
 
 help:
 	@echo "make book       set up .venv with the book pins only and build the HTML book into _build/html"
@@ -122,14 +122,19 @@ nbval-portable: $(STAMP)
 e2e: $(STAMP) browser
 	$(PYTEST) --dist loadfile tests -m browser
 
-# Both cores busy at every stage: xdist for the many small tests, the two nbval passes side by side, and
-# the HTML build beside the package check (whose two files are one worker each).
+# The HTML build, then the browser tests that read it: one job, so that make test can run it beside another.
+html-e2e:
+	$(MAKE) html
+	$(MAKE) e2e
+
+# Both cores busy at every stage: xdist for the many small tests; the package check (whose two files are one
+# worker each; running every page from the wheel is the long one) beside the HTML build and the browser tests;
+# then the two nbval passes side by side.
 test: setup browser
 	$(MAKE) lint
 	$(MAKE) unit
-	$(MAKE) -j2 --output-sync=target package html
+	$(MAKE) -j2 --output-sync=target package html-e2e
 	$(MAKE) -j2 --output-sync=target nbval nbval-portable
-	$(MAKE) e2e
 
 # The property-based tests with Hypothesis's long profile (make unit runs them with the short "ci" one).
 fuzz: $(STAMP)

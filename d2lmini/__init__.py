@@ -44,7 +44,7 @@ from d2lmini.models import RNN, RNNLM, RNNLMScratch, RNNScratch, copy_scratch_we
 from d2lmini.ngram import NGramLM, count_ngrams
 from d2lmini.playground import export_model, playground
 from d2lmini.plotting import plot, plot_training, use_png
-from d2lmini.sequence import RNNForecaster, k_step_ahead, lag_features, noisy_sine
+from d2lmini.sequence import RNNForecaster, k_step_ahead, lag_features, noisy_sine, train_forecasters
 from d2lmini.studies import load_study
 from d2lmini.text import preprocess, tokenize
 from d2lmini.training import Trainer, perplexity, set_seed, try_gpu
@@ -62,5 +62,5 @@ __all__ = [
     "download", "explore",
     "export_model", "RNNForecaster", "k_step_ahead", "lag_features", "noisy_sine", "partition_starts", "perplexity",
     "playground", "plot", "plot_training", "load_study", "preprocess", "read_time_machine", "sample", "set_seed",
-    "temperature_explorer", "tokenize", "try_gpu", "use_png",
+    "temperature_explorer", "tokenize", "train_forecasters", "try_gpu", "use_png",
 ]

@@ -144,20 +144,26 @@ def bptt_backward(X: torch.Tensor, H: torch.Tensor, W_hh: torch.Tensor, dL_dH: t
         carry = torch.ones(T)
     if carry.shape != (T,) or bool((carry < 0).any()) or not bool(torch.isfinite(carry).all()):
         raise ValueError(f"carry must hold {T} finite weights >= 0, got shape {tuple(carry.shape)}")
-    D = 1 - H ** 2                       # (T, B, H): tanh'(Z_t), diagonal of each Jacobian
-    G = torch.empty_like(H)              # (T, B, H): total derivatives dL/dH_t
-    A = torch.empty_like(H)              # (T, B, H): dL/dZ_t, Z_t the pre-activations
-    from_later = torch.zeros_like(H[0])  # (B, H): what the steps after t send back to H_t
+    D = 1 - H ** 2      # (T, B, H): tanh'(Z_t), diagonal of each Jacobian
+    W_hh_T = W_hh.T     # (H, H)
+    G, A = [], []       # per step, last step first: dL/dH_t (total derivatives), dL/dZ_t (Z_t pre-activations)
+    from_later = 0      # what the steps after t send back to H_t: nothing, after the last step
     steps = 0
-    for t in reversed(range(T)):
-        G[t] = dL_dH[t] + from_later     # total = partial + everything downstream
-        A[t] = G[t] * D[t]               # back through tanh: times diag(1 - H_t^2)
-        weight = float(carry[t])
+    # Back over time, one (B, H) slice of each tensor per step (unbind makes views, no copies).
+    backwards = zip(reversed(range(T)), reversed(dL_dH.unbind(0)), reversed(D.unbind(0)), reversed(carry.tolist()))
+    for t, dL_dH_t, D_t, weight in backwards:
+        G_t = dL_dH_t + from_later  # total = partial + everything downstream
+        A_t = G_t * D_t             # back through tanh: times diag(1 - H_t^2)
+        G.append(G_t)
+        A.append(A_t)
         if t > 0 and weight != 0:
-            from_later = weight * (A[t] @ W_hh.T)  # back through H_{t-1} W_hh: times W_hh^T
+            from_later = A_t @ W_hh_T  # back through H_{t-1} W_hh: times W_hh^T
+            if weight != 1:
+                from_later = weight * from_later  # a reweighted carry (random cuts)
             steps += 1
         else:
-            from_later = torch.zeros_like(from_later)  # cut: nothing reaches H_{t-1}
+            from_later = 0          # cut: nothing reaches H_{t-1}
+    G, A = torch.stack(G[::-1]), torch.stack(A[::-1])  # (T, B, H) each, in time order
     dW_xh, dW_hh, db_h = _param_grads(X, H, H0, A)
     return BPTTGrads(dW_xh, dW_hh, db_h, G, steps)
 

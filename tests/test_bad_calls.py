@@ -42,6 +42,9 @@ SAME_SIZE.token_to_idx = {t: i for i, t in enumerate(OTHER_VOCAB)}
 assert len(SAME_SIZE) == V
 
 
+SERIES = torch.zeros(100, dtype=torch.float64)  # 100 observations for train_forecasters
+
+
 def raise_at_two(k):
     if k == 2:
         raise RuntimeError("boom")
@@ -152,6 +155,12 @@ BAD_CALLS = [
     ("partition_starts(100, 0, 0)", lambda: d2l.partition_starts(100, 0, 0), ValueError, "num_steps"),
     ("noisy_sine(sigma='0.2')", lambda: d2l.noisy_sine(sigma="0.2"), ValueError, "sigma must be a finite number"),
     ("lag_features([1.0, 2.0], 1) (a list)", lambda: d2l.lag_features([1.0, 2.0], 1), TypeError, "float tensor"),
+    ("train_forecasters(x, 0) (one seed, not a list)", lambda: d2l.train_forecasters(SERIES, 0), TypeError,
+     r"seeds must be a list of integer seeds, one per model, e\.g\. \[0, 1, 2\]"),
+    ("train_forecasters(100 values, [0], num_steps=100)", lambda: d2l.train_forecasters(SERIES, [0], num_steps=100),
+     ValueError, r"num_steps must be below len\(x\) = 100.*smaller num_steps"),
+    ("train_forecasters(x, [0], warmup=64)", lambda: d2l.train_forecasters(SERIES, [0], warmup=64), ValueError,
+     "warmup must be an integer between 0 and 63, got 64"),
     ("load_study('seeds.json')", lambda: d2l.load_study("seeds.json"), ValueError, "stem"),
     ("load_study(None)", lambda: d2l.load_study(None), TypeError, "as a str"),
 ]

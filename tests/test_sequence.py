@@ -126,3 +126,76 @@ def test_rnn_forecaster_rejects_bad_arguments():
         model.k_step_ahead(torch.zeros(5), 0)
     with pytest.raises(ValueError, match="one series"):
         model.k_step_ahead(torch.zeros(5, 1), 2)
+
+
+def _train_one_at_a_time(x, seed, steps, num_hiddens=16, batch_size=32, num_steps=64, warmup=16, lr=0.01, clip=1.0):
+    """The sequence page's train_forecaster, with its sizes as arguments: one model, autograd, nn.RNN."""
+    torch.manual_seed(seed)
+    model = d2l.RNNForecaster(num_hiddens).double()
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    generator = torch.Generator().manual_seed(seed)
+    losses, norms = [], []
+    for _ in range(steps):
+        starts = torch.randint(0, len(x) - num_steps, (batch_size,), generator=generator)
+        stretch = x[starts + torch.arange(num_steps + 1)[:, None]]  # (num_steps + 1, batch_size)
+        forecasts, _ = model(stretch[:-1])
+        loss = ((forecasts[warmup:] - stretch[warmup + 1:]) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        norms.append(torch.nn.utils.clip_grad_norm_(model.parameters(), clip).item())
+        optimizer.step()
+        losses.append(loss.item())
+    return model, losses, norms
+
+
+@pytest.mark.parametrize("sizes", [
+    {},  # the page's: 16 hidden units, 32 stretches of 64 + 1 values, 16 warm-up steps, lr 0.01, clip 1
+    {"num_hiddens": 5, "batch_size": 7, "num_steps": 12, "warmup": 0, "lr": 0.05, "clip": 0.3},
+])
+def test_train_forecasters_equals_training_one_model_at_a_time(sizes):
+    _, _, x = d2l.noisy_sine(T=604)
+    seeds, steps = [3, 0, 1], 40  # not in order: models[i] belongs to seeds[i]
+    models, losses = d2l.train_forecasters(x, seeds, steps=steps, **sizes)
+    assert losses.shape == (steps, len(seeds)) and losses.dtype == torch.float64
+    assert len({param.data_ptr() for model in models for param in model.parameters()}) == 6 * len(seeds)
+    clipped = []
+    for model, seed, batched_losses in zip(models, seeds, losses.T):
+        assert isinstance(model, d2l.RNNForecaster) and model.read_out.weight.dtype == torch.float64
+        reference, reference_losses, norms = _train_one_at_a_time(x, seed, steps, **sizes)
+        # The same arithmetic in another order: float64 rounding apart (about 1e-16 here), the same run.
+        torch.testing.assert_close(batched_losses, torch.tensor(reference_losses, dtype=torch.float64),
+                                   rtol=0, atol=1e-10)
+        for (name, got), expected in zip(model.named_parameters(), reference.parameters()):
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-10, msg=name)
+        clipped += [norm > sizes.get("clip", 1.0) for norm in norms]
+    assert any(clipped) and not all(clipped)  # the clipping rule ran both ways
+
+
+def test_train_forecasters_leaves_its_input_and_takes_float32():
+    _, _, x = d2l.noisy_sine(T=200, dtype=torch.float32)
+    before = x.clone()
+    models, losses = d2l.train_forecasters(x, [0], steps=3, num_steps=20, warmup=5)
+    reference, reference_losses, _ = _train_one_at_a_time(x.double(), 0, 3, num_steps=20, warmup=5)
+    assert torch.equal(x, before) and x.dtype == torch.float32
+    torch.testing.assert_close(losses[:, 0], torch.tensor(reference_losses, dtype=torch.float64), rtol=0, atol=1e-12)
+
+
+def test_train_forecasters_rejects_bad_arguments():
+    x = torch.zeros(100, dtype=torch.float64)
+    bad = [
+        ({"x": [0.0] * 100}, TypeError, "x must be a float tensor"),
+        ({"seeds": 0}, TypeError, "seeds must be a list of integer seeds"),
+        ({"seeds": "012"}, TypeError, "seeds must be a list"),
+        ({"seeds": []}, ValueError, "seeds is empty"),
+        ({"seeds": [0, -1]}, ValueError, r"seeds\[1\] must be an integer >= 0"),
+        ({"seeds": [0, 1.5]}, ValueError, r"seeds\[1\]"),
+        ({"steps": 0}, ValueError, "steps must be a positive integer"),
+        ({"num_steps": 100}, ValueError, r"num_steps must be below len\(x\) = 100"),
+        ({"warmup": 64}, ValueError, "warmup must be an integer between 0 and 63"),
+        ({"lr": 0.0}, ValueError, "lr must be a finite number > 0"),
+        ({"clip": math.inf}, ValueError, "clip must be a finite number > 0"),
+    ]
+    for change, error, match in bad:
+        arguments = {"x": x, "seeds": [0]} | change
+        with pytest.raises(error, match=match):
+            d2l.train_forecasters(**arguments)
