@@ -22,7 +22,7 @@ export D2LMINI_DATA_DIR := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: help setup book html html-e2e notebooks test check unit package nbval nbval-portable e2e browser lint bench studies fuzz clean
+.PHONY: help setup book html notebooks test check unit package nbval nbval-portable e2e browser lint bench studies fuzz clean
 
 help:
 	@echo "make book       set up .venv with the book pins only and build the HTML book into _build/html"
@@ -105,10 +105,11 @@ check: $(STAMP)
 	$(MAKE) lint
 	$(PYTEST) tests -m "not browser and not package and not kernel and not solutions"
 
-# Wheel and sdist, twine check, the wheel in a clean venv (loose bounds only) running a training step;
-# then every page executed alone from that wheel, with no network (tests/test_pages_alone.py).
+# Wheel and sdist, twine check, the wheel in a clean venv (its loose bounds held to the pins) running a training
+# step; then every page executed alone from that wheel, with no network (tests/test_pages_alone.py). The two
+# workers share one wheel and one venv (tests/conftest.py) and take the next page whenever they are free.
 package: $(STAMP)
-	$(PYTEST) --dist loadfile tests/test_package.py tests/test_pages_alone.py -m package
+	$(PYTEST) --dist worksteal tests/test_package.py tests/test_pages_alone.py -m package
 
 nbval: $(STAMP)
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(NBVAL_FLAGS) book
@@ -122,19 +123,14 @@ nbval-portable: $(STAMP)
 e2e: $(STAMP) browser
 	$(PYTEST) --dist loadfile tests -m browser
 
-# The HTML build, then the browser tests that read it: one job, so that make test can run it beside another.
-html-e2e:
-	$(MAKE) html
-	$(MAKE) e2e
-
-# Both cores busy at every stage: xdist for the many small tests; the package check (whose two files are one
-# worker each; running every page from the wheel is the long one) beside the HTML build and the browser tests;
-# then the two nbval passes side by side.
+# Both cores busy at every stage: xdist for the many small tests, the HTML build beside the package check,
+# and the two nbval passes side by side. The browser tests run alone: one of them times the page's event loop.
 test: setup browser
 	$(MAKE) lint
 	$(MAKE) unit
-	$(MAKE) -j2 --output-sync=target package html-e2e
+	$(MAKE) -j2 --output-sync=target package html
 	$(MAKE) -j2 --output-sync=target nbval nbval-portable
+	$(MAKE) e2e
 
 # The property-based tests with Hypothesis's long profile (make unit runs them with the short "ci" one).
 fuzz: $(STAMP)

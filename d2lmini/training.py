@@ -6,7 +6,8 @@ import math
 import numbers
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -77,6 +78,24 @@ def perplexity(model: Callable[[torch.Tensor], torch.Tensor],
     return safe_exp(total_nll / total_tokens)  # inf for a diverged model, not an OverflowError
 
 
+@contextmanager
+def cpu_threads(num_threads: int | None) -> Iterator[None]:
+    """Run the ``with`` block on ``num_threads`` torch CPU threads, then restore the previous number.
+
+    ``None`` changes nothing. Raises ``ValueError`` unless ``num_threads`` is ``None`` or an integer >= 1.
+    """
+    if num_threads is None:
+        yield
+        return
+    check_int("num_threads", num_threads)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(num_threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def _in_notebook() -> bool:
     try:
         from IPython import get_ipython
@@ -107,6 +126,10 @@ class Trainer:
             ``history['epoch']``: epoch ``e`` trains with the optimiser's learning rate
             times ``f(e)``. For example ``lambda e: 1.0 if e <= 24 else 0.1`` divides it
             by ten from epoch 25 on.
+        num_threads: torch's CPU threads while ``fit`` runs (``torch.set_num_threads``; the previous
+            number is restored afterwards, even after an error). ``None`` leaves torch's own choice.
+            The chapter's models are small enough that a second thread only costs: ``CHAPTER`` trains
+            on one (``bench/run.py`` prints both speeds).
 
     Minibatches from sequential partitioning (``data.partition == "sequential"``, see ``TimeMachine``)
     continue each other row by row, so the trainer then carries the RNN's state from one batch into the
@@ -122,7 +145,7 @@ class Trainer:
 
     def __init__(self, max_epochs: int, *args: object, gradient_clip_val: float = 0, num_gpus: int | None = None,
                  device: torch.device | str | None = None, plot: bool = True,
-                 lr_schedule: Callable[[int], float] | None = None) -> None:
+                 lr_schedule: Callable[[int], float] | None = None, num_threads: int | None = None) -> None:
         """Raises ``TypeError`` for a positional argument after ``max_epochs`` and ``ValueError`` for bad values."""
         if args:
             raise TypeError(
@@ -144,6 +167,7 @@ class Trainer:
         self.max_epochs, self.gradient_clip_val = max_epochs, gradient_clip_val
         self.device = check_device("device", device) if device is not None else try_gpu()
         self.plot, self.lr_schedule = plot, lr_schedule
+        self.num_threads = None if num_threads is None else check_int("num_threads", num_threads)
         self.history: dict[str, list] = {"epoch": [], "train_ppl": [], "val_ppl": [], "epoch_time": [],
                                          "val_time": []}
         self.grad_norms: list[float] = []
@@ -166,6 +190,10 @@ class Trainer:
                 was trained with before), or ``lr_schedule`` returned a factor that is negative or not finite.
         """
         self._check_fit_arguments(model, data)
+        with cpu_threads(self.num_threads):
+            return self._fit(model, data)
+
+    def _fit(self, model: nn.Module, data) -> Trainer:
         vocab = getattr(data, "vocab", None)
         if vocab is not None and hasattr(model, "vocab_size"):
             check_vocab(vocab, model.vocab_size, getattr(model, "vocab", None), name="data.vocab")

@@ -1,6 +1,6 @@
 """Package hygiene: the wheel and sdist build, pass `twine check`, ship the templates, and the wheel
-installed into a clean venv (its loose bounds resolved within the pins of requirements.txt) imports d2lmini
-and trains a step.
+installed into a clean venv (its loose bounds resolved within the pins of requirements*.txt) imports d2lmini
+and trains a step. The wheel and the venv are conftest's ``clean_venv``, shared with tests/test_pages_alone.py.
 
 Slow (a new venv with torch): marked `package` and run by `make package`, not by `make unit`.
 """
@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import TORCH, TORCH_INDEX, build_dist
+from conftest import TORCH
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "d2lmini"
@@ -61,9 +61,9 @@ def shipped_files():
 
 
 @pytest.fixture(scope="module")
-def dist(tmp_path_factory):
-    """Build the sdist and, from it, the wheel, with the pinned setuptools (no download of a build backend)."""
-    return build_dist(tmp_path_factory.mktemp("dist"))
+def dist(clean_venv):
+    """The sdist and the wheel built from it, with the pinned setuptools (no download of a build backend)."""
+    return clean_venv["wheel"], clean_venv["sdist"]
 
 
 def test_twine_accepts_wheel_and_sdist(dist):
@@ -84,16 +84,10 @@ def test_wheel_and_sdist_ship_modules_and_templates(dist):
     assert not any(name.startswith(("tests/", "book/", "bench/")) for name in in_wheel)
 
 
-def test_wheel_in_clean_venv_imports_and_trains(dist, tmp_path):
-    wheel, _ = dist
-    venv = tmp_path / "venv"
-    run(sys.executable, "-m", "venv", venv)
-    python = venv / "bin" / "python"
-    # Every version pinned (requirements.txt as constraints, its -r files included): the wheel's loose bounds must
-    # accept the pins, and nothing newer comes from the network in the middle of `make test`.
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-c", ROOT / "requirements.txt"]
-    run(*pip, *TORCH_INDEX, TORCH)  # first, so the loose torch>=2.1 bound is already met
-    run(*pip, wheel)
+def test_wheel_in_clean_venv_imports_and_trains(clean_venv, tmp_path):
+    # The venv holds torch, then the wheel, every version pinned (requirements*.txt as constraints): the wheel's
+    # loose bounds must accept the pins, and nothing newer comes from the network in the middle of `make test`.
+    venv, python = clean_venv["base"] / "venv", clean_venv["python"]
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
     output = run(python, "-c", SMOKE, cwd=tmp_path, env=env)
     lines = dict(line.split(" ", 1) for line in output.strip().splitlines())

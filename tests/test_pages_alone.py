@@ -4,12 +4,11 @@ into a clean venv, and no network beyond the data download Colab would make (the
 The kernel runs in the clean venv with every proxy pointing at a closed loopback port, so anything that
 reaches for the network (such as the old ``load_study`` download from GitHub) fails. Slow (a new venv, then the
 whole chapter: a few minutes on an idle machine, far more on a busy one, hence the generous cell timeout): marked
-``package`` and run by ``make package``.
+``package`` and run by ``make package``, whose two workers share the venv (conftest's ``clean_venv``) and split
+the pages between them.
 """
 
-import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +17,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import TORCH, TORCH_INDEX, build_dist
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted((ROOT / "book").glob("*.ipynb"))
@@ -50,47 +48,25 @@ def run(*cmd, cwd=ROOT, env=None, timeout=3600):
     return result.stdout
 
 
-def pins() -> list[str]:
-    """The exact pins of requirements*.txt, as constraints for the clean venv (torch's CPU build among them)."""
-    lines = []
-    for name in ("requirements-book.txt", "requirements.txt"):
-        lines += [line for line in (ROOT / name).read_text().splitlines() if re.match(r"^[\w.\-\[\]]+==", line)]
-    return lines
-
-
 def clean_env(**extra: str) -> dict[str, str]:
     drop = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "D2LMINI_STUDIES_DIR", "JUPYTER_PATH")
     return {k: v for k, v in os.environ.items() if k not in drop} | extra
 
 
 @pytest.fixture(scope="module")
-def colab(tmp_path_factory):
-    """A clean venv with torch, the wheel and ipykernel (all pinned), a kernelspec for it, and a data folder."""
-    base = tmp_path_factory.mktemp("colab")
-    # The sdist first and the wheel from it, as test_package does: nothing is written into the checkout.
-    wheel, _ = build_dist(base / "dist")
-    venv = base / "venv"
-    run(sys.executable, "-m", "venv", venv)
-    python = venv / "bin" / "python"
-    (base / "constraints.txt").write_text("\n".join(pins()) + "\n")
-    pip = [python, "-m", "pip", "install", "--disable-pip-version-check", "-q", "-c", base / "constraints.txt"]
-    run(*pip, *TORCH_INDEX, TORCH)  # first, so the wheel's loose torch>=2.1 is met by the pinned CPU build
-    run(*pip, wheel, "ipykernel")
-    spec = base / "jupyter" / "kernels" / "colab"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [str(python), "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "clean venv", "language": "python"}))
-    data = base / "data"  # what Colab would download: the book itself, nothing else
-    data.mkdir()
+def colab(clean_venv, tmp_path_factory):
+    """conftest's clean venv (the wheel, torch and ipykernel, all pinned, and its kernelspec ``colab``), a data
+    folder, and an environment in which every proxy points at a closed port."""
     from d2lmini.data import TIME_MACHINE_SHA1, TIME_MACHINE_URL, download
 
+    data = tmp_path_factory.mktemp("data")  # what Colab would download: the book itself, nothing else
     shutil.copy(download(TIME_MACHINE_URL, TIME_MACHINE_SHA1, "timemachine.txt"), data / "timemachine.txt")
-    env = clean_env(JUPYTER_PATH=str(base / "jupyter"), D2LMINI_DATA_DIR=str(data), XDG_CACHE_HOME=str(base / "cache"),
-                    MPLBACKEND="agg", PIP_NO_INDEX="1",
+    base = clean_venv["base"]
+    env = clean_env(JUPYTER_PATH=str(base / "jupyter"), D2LMINI_DATA_DIR=str(data),
+                    XDG_CACHE_HOME=str(tmp_path_factory.mktemp("cache")), MPLBACKEND="agg", PIP_NO_INDEX="1",
                     **{k: NO_NETWORK for k in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY")},
                     no_proxy="", NO_PROXY="")
-    return {"wheel": wheel, "python": python, "env": env, "base": base}
+    return {"wheel": clean_venv["wheel"], "python": clean_venv["python"], "env": env, "base": base}
 
 
 def test_the_wheel_ships_the_study_results_and_load_study_reads_them_offline(colab, tmp_path):

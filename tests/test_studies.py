@@ -186,7 +186,8 @@ def test_train_one_trains_exactly_as_the_chapter_setup(tiny_data):
     d2l.set_seed(0)
     theirs = setup.model(len(tiny_data.vocab))
     trainer = d2l.Trainer(max_epochs=2, gradient_clip_val=setup.gradient_clip_val, device="cpu", plot=False,
-                          lr_schedule=lambda e: 1.0 if e <= 1 else 0.1).fit(theirs, tiny_data)
+                          lr_schedule=lambda e: 1.0 if e <= 1 else 0.1, num_threads=d2l.chapter.THREADS
+                          ).fit(theirs, tiny_data)
     assert record["epochs"] == 2 and record["lr_drop_epochs"] == 1 and record["updates"] == len(trainer.grad_norms)
     for a, b in zip(mine.parameters(), theirs.parameters()):
         assert torch.equal(a, b)

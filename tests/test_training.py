@@ -147,6 +147,7 @@ def test_no_clipping_leaves_gradients_alone():
     ({"max_epochs": 0}, "max_epochs"), ({"max_epochs": 2.5}, "max_epochs"),
     ({"max_epochs": 1, "gradient_clip_val": -1}, "gradient_clip_val"),
     ({"max_epochs": 1, "gradient_clip_val": float("nan")}, "gradient_clip_val"),
+    ({"max_epochs": 1, "num_threads": 0}, "num_threads"), ({"max_epochs": 1, "num_threads": 1.5}, "num_threads"),
 ])
 def test_bad_trainer_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -161,9 +162,45 @@ def test_set_seed_makes_torch_reproducible_and_try_gpu_falls_back():
     assert d2l.try_gpu(99).type == "cpu"
 
 
+class CountingThreads(d2l.RNNLMScratch):
+    """Records torch's thread count at every forward pass; fails in the forward pass of update ``fail_at``."""
+
+    def __init__(self, *args, fail_at=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.threads, self.fail_at = [], fail_at
+
+    def forward(self, X, state=None):
+        self.threads.append(torch.get_num_threads())
+        if len(self.threads) == self.fail_at:
+            raise RuntimeError("stop here")
+        return super().forward(X, state)
+
+
+@pytest.mark.parametrize("num_threads", [1, 3])
+def test_fit_trains_on_num_threads_and_gives_the_previous_number_back(num_threads):
+    before = torch.get_num_threads()
+    other = 2 if before != 2 else 4  # a number different from both, so a missed restore shows
+    torch.set_num_threads(other)
+    try:
+        model = CountingThreads(d2l.RNNScratch(3, 4), 3)
+        d2l.Trainer(2, device="cpu", plot=False, num_threads=num_threads).fit(model, Tiny())
+        assert set(model.threads) == {num_threads} and len(model.threads) == 4  # 2 updates, 2 validation passes
+        assert torch.get_num_threads() == other
+        failing = CountingThreads(d2l.RNNScratch(3, 4), 3, fail_at=2)
+        with pytest.raises(RuntimeError, match="stop here"):
+            d2l.Trainer(2, device="cpu", plot=False, num_threads=num_threads).fit(failing, Tiny())
+        assert torch.get_num_threads() == other  # restored after the error too
+        untouched = CountingThreads(d2l.RNNScratch(3, 4), 3)
+        d2l.Trainer(1, device="cpu", plot=False).fit(untouched, Tiny())
+        assert set(untouched.threads) == {other}  # None leaves torch's setting alone
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_chapter_trainer_is_the_rnn_pages_setup():
     trainer = d2l.chapter_trainer()
     assert trainer.max_epochs == 30 and trainer.gradient_clip_val == 1.0 and not trainer.plot
+    assert trainer.num_threads == d2l.chapter.THREADS == 1
     assert [trainer.lr_schedule(e) for e in (1, 24, 25, 30)] == [1.0, 1.0, 0.1, 0.1]
     assert d2l.CHAPTER.lr_drop_epochs == 6
     assert d2l.chapter_trainer(max_epochs=3, lr_drop_fraction=1.0).lr_schedule(1) == 0.1
