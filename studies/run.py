@@ -578,13 +578,9 @@ def main(argv: list[str] | None = None) -> int:
     defaults = {"seeds": None, "kn_order": None, "kn_discount": None, "reps": TIMING_REPS}
     for key, value in defaults.items():
         setattr(args, key, getattr(args, key, value))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with d2l.training.cpu_threads(1):  # every study on one thread (timings included), given back afterwards
         for name in STUDIES if args.study == "all" else [args.study]:
             run_study(name, args, command)
-    finally:
-        torch.set_num_threads(threads)
     return 0
 
 
