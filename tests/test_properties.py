@@ -392,6 +392,42 @@ def test_noisy_sine_checks_its_arguments(T, omega, sigma, seed):
         assert all(len(part) == T for part in result) and torch.isfinite(result[2]).all()
 
 
+# Arguments of train_forecasters that are fine, and a bad value for one of them (or none).
+not_a_seed_list = junk.filter(lambda v: not (isinstance(v, list) and v == [1, 2]))  # [1, 2] is a fine list of seeds
+not_a_rate = junk.filter(lambda v: not (type(v) is float and math.isfinite(v) and v > 0))  # a finite float > 0 is fine
+FORECASTER_BAD = {"seeds": st.one_of(st.just([]), st.just([0, -1]), st.just(3), not_a_seed_list),
+                  "num_hiddens": st.one_of(st.integers(-2, 0), junk), "batch_size": st.one_of(st.just(0), junk),
+                  "num_steps": st.integers(30, 40), "warmup": st.one_of(st.integers(-3, -1), st.just(50), junk),
+                  "lr": st.one_of(st.sampled_from([0.0, -0.1, math.nan]), not_a_rate),
+                  "clip": st.one_of(st.sampled_from([0.0, math.inf]), not_a_rate)}
+
+
+@given(seeds=st.lists(st.integers(0, 5), min_size=1, max_size=3), num_hiddens=st.integers(1, 4),
+       batch_size=st.integers(1, 4), num_steps=st.integers(1, 12), warmup_share=st.floats(0, 0.99),
+       lr=st.sampled_from([0.01, 0.1]), clip=st.sampled_from([0.05, 1.0]),
+       broken=st.one_of(st.none(), st.sampled_from(sorted(FORECASTER_BAD))), data=st.data())
+@settings(max_examples=25)
+def test_train_forecasters_equals_the_one_model_loop_or_says_what_was_wrong(seeds, num_hiddens, batch_size, num_steps,
+                                                                             warmup_share, lr, clip, broken, data):
+    from test_sequence import _train_one_at_a_time  # the page's loop, one model at a time
+
+    x = torch.sin(torch.arange(30, dtype=torch.float64))  # 30 values: num_steps up to 29 fits
+    args = {"seeds": seeds, "num_hiddens": num_hiddens, "batch_size": batch_size, "num_steps": num_steps,
+            "warmup": int(warmup_share * num_steps), "lr": lr, "clip": clip}
+    if broken is not None:
+        args[broken] = data.draw(FORECASTER_BAD[broken], label=broken)
+    trained, error = attempt(d2l.train_forecasters, x, steps=2, **args)
+    assert (error is None) == (broken is None), error  # every bad value is refused, every good set trains
+    if error is None:
+        models, losses = trained
+        seeds = args.pop("seeds")
+        for model, seed, batched in zip(models, seeds, losses.T, strict=True):
+            reference, reference_losses, _ = _train_one_at_a_time(x, seed, 2, **args)
+            assert torch.allclose(batched, torch.tensor(reference_losses, dtype=torch.float64), rtol=0, atol=1e-10)
+            for got, expected in zip(model.parameters(), reference.parameters()):
+                assert torch.allclose(got, expected, rtol=0, atol=1e-10)
+
+
 @given(batch_size=sizes, num_steps=st.one_of(st.integers(-1, 5000), junk), val_fraction=reals,
        partition=st.one_of(st.sampled_from(["random", "sequential", "Random"]), junk))
 @settings(max_examples=15)
